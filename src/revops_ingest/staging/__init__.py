@@ -1,0 +1,1 @@
+"""revops_ingest.staging."""

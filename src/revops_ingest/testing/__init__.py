@@ -1,0 +1,37 @@
+"""Test your pipelines offline: emulators of vendor APIs on 127.0.0.1.
+
+Every emulator is a real HTTP server in a background thread, speaking its vendor's
+protocol (auth, paging, errors, rate limits), with scripted :class:`Fault` s for
+chosen requests. Use one as a context manager, or through the pytest fixture
+``emulator_factory`` (``pytest_plugins = ["revops_ingest.testing.pytest_plugin"]``).
+
+:class:`ExampleCrmEmulator` and :class:`ExampleCrmSource` are the small, complete
+example of *Writing a source*. Storage emulators for S3 (moto) and GCS are started by
+:func:`moto_s3_server` and :func:`gcs_emulator`.
+"""
+
+from __future__ import annotations
+
+from revops_ingest.testing._emulator import (
+    Emulator,
+    Fault,
+    FaultHandle,
+    RecordedRequest,
+    Request,
+    Response,
+    route,
+)
+from revops_ingest.testing._example import ExampleCrmEmulator, ExampleCrmSource
+
+
+__all__ = [
+    "Emulator",
+    "ExampleCrmEmulator",
+    "ExampleCrmSource",
+    "Fault",
+    "FaultHandle",
+    "RecordedRequest",
+    "Request",
+    "Response",
+    "route",
+]

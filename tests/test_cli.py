@@ -1,0 +1,136 @@
+"""The revops-ingest command: sync, status and demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+import revops_ingest
+from revops_ingest._cli import main
+from revops_ingest.testing import ExampleCrmEmulator
+
+
+@pytest.fixture(name="crm")
+def _crm():
+    with ExampleCrmEmulator(seed=3, companies=10) as crm:
+        yield crm
+
+
+@pytest.fixture(name="factory")
+def _factory(tmp_path, monkeypatch, crm):
+    """A module `my_sources` with a factory, importable like a user's own code."""
+    (tmp_path / "my_sources.py").write_text(
+        textwrap.dedent(
+            f"""
+            from revops_ingest.testing import ExampleCrmSource
+
+            def crm():
+                return ExampleCrmSource(base_url={crm.url!r}, token={crm.token!r})
+
+            def broken():
+                return ExampleCrmSource(base_url={crm.url!r}, token="nope")
+
+            not_a_source = 42
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "my_sources"
+    sys.modules.pop("my_sources", None)
+
+
+class TestSync:
+    def test_syncs_every_object_by_default(self, tmp_path, factory, capsys):
+        """Without object names, sync runs every object of the source."""
+        lake = tmp_path / "lake"
+
+        code = main(["sync", "--lake", str(lake), "--source", f"{factory}:crm"])
+
+        assert 0 == code
+        out = capsys.readouterr().out
+        assert "ExampleCRM companies: 10 records" in out
+        assert "ExampleCRM deals: 30 records" in out
+        assert 3 == revops_ingest.sync_status(revops_ingest.Lake(lake)).num_rows
+
+    def test_a_failed_sync_exits_1_and_says_why(self, tmp_path, factory, capsys):
+        """A failing object is reported on stderr and the exit status is 1."""
+        code = main(
+            ["sync", "--lake", str(tmp_path), "--source", f"{factory}:broken", "deals"]
+        )
+
+        assert 1 == code
+        assert "FAILED ExampleCRM deals" in capsys.readouterr().err
+
+    @pytest.mark.parametrize(
+        ("spec", "message"),
+        [
+            ("no_colon", "must look like"),
+            ("missing_module_xyz:f", "cannot import"),
+            ("my_sources:nope", "has no attribute"),
+            ("my_sources:not_a_source", "did not give a Source"),
+        ],
+    )
+    def test_bad_source_specs_exit_2(self, tmp_path, factory, capsys, spec, message):
+        """A --source that does not lead to a Source is a usage error (exit 2)."""
+        code = main(["sync", "--lake", str(tmp_path), "--source", spec])
+
+        assert 2 == code
+        assert message in capsys.readouterr().err
+
+
+class TestStatus:
+    def test_empty_lake(self, tmp_path, capsys):
+        """Status on a lake without syncs says so and exits 0."""
+        assert 0 == main(["status", "--lake", str(tmp_path)])
+        assert "no syncs recorded" in capsys.readouterr().out
+
+    def test_table_and_json_and_failure_exit(self, tmp_path, factory, capsys):
+        """Status prints a table or JSON, and exits 1 if a latest sync failed."""
+        lake = str(tmp_path / "lake")
+        main(["sync", "--lake", lake, "--source", f"{factory}:crm", "deals"])
+        capsys.readouterr()
+
+        assert 0 == main(["status", "--lake", lake])
+        table = capsys.readouterr().out
+        assert "source_system" in table
+        assert "ExampleCRM" in table
+
+        main(["sync", "--lake", lake, "--source", f"{factory}:broken", "deals"])
+        capsys.readouterr()
+        assert 1 == main(["status", "--lake", lake, "--json"])
+        rows = json.loads(capsys.readouterr().out)
+        assert ["failed"] == [r["status"] for r in rows]
+
+
+class TestMisc:
+    def test_version(self, capsys):
+        """--version prints the installed version."""
+        assert 0 == main(["--version"])
+        assert revops_ingest.__version__ == capsys.readouterr().out.strip()
+
+    def test_no_command_prints_help(self, capsys):
+        """Without a command the help is printed and the exit status is 2."""
+        assert 2 == main([])
+        assert "usage: revops-ingest" in capsys.readouterr().out
+
+
+class TestDemo:
+    def test_demo_runs_the_pipeline_and_prints_a_summary(self, tmp_path, capsys):
+        """The demo syncs, survives a 503 burst, records a failed sync, shows status."""
+        lake = tmp_path / "demo-lake"
+
+        assert 0 == main(["demo", "--lake", str(lake)])
+
+        out = capsys.readouterr().out
+        assert "Sync status" in out
+        assert "failed as expected" in out
+        status = revops_ingest.sync_status(revops_ingest.Lake(lake))
+        rows = {r["object_type"]: r for r in status.to_pylist()}
+        assert {"companies", "deals", "users"} == set(rows)
+        assert "failed" == rows["deals"]["status"]
+        assert "success" == rows["companies"]["status"]
+        log = revops_ingest.Lake(lake).read("/RevOps/Audit/sync_log").to_pylist()
+        assert 3 == sum(r["retries"] for r in log)
