@@ -12,7 +12,7 @@ import typing
 
 from revops_ingest import exceptions
 from revops_ingest._audit import SyncRun, sync_status
-from revops_ingest._lake import Commit, DatasetWriter, Lake
+from revops_ingest._lake import Commit, DatasetWriter, Lake, VacuumReport
 from revops_ingest._secrets import Secret
 from revops_ingest._source import FetchContext, ObjectSpec, Source
 from revops_ingest._sync import sync
@@ -27,6 +27,7 @@ __all__ = [
     "Secret",
     "Source",
     "SyncRun",
+    "VacuumReport",
     "exceptions",
     "sync",
     "sync_status",

@@ -586,11 +586,11 @@ class _LocalStore:
                 found = []
                 for entry in it:
                     try:
-                        mtime = _as_utc(entry.stat(follow_symlinks=False).st_mtime)
                         is_dir = entry.is_dir(follow_symlinks=False)
-                    except FileNotFoundError:
+                    except FileNotFoundError:  # pragma: no cover - deleted meanwhile
                         continue
-                    found.append(_Listing(entry.name, is_dir, mtime))
+                    # No stat here: listing _commits/ must stay cheap.
+                    found.append(_Listing(entry.name, is_dir, None))
                 return found
         except (FileNotFoundError, NotADirectoryError):
             return []
@@ -618,6 +618,9 @@ class _LocalStore:
 
     def newest_mtime(self, path: str) -> dt.datetime | None:
         newest: float | None = None
+        if not Path(path).is_dir():
+            with contextlib.suppress(OSError):
+                newest = Path(path).stat().st_mtime
         for folder, _, names in os.walk(path):
             for name in (".", *names):
                 with contextlib.suppress(OSError):
@@ -841,17 +844,14 @@ class _Engine:
     def __init__(self, store: _Store, url: str) -> None:
         self.store = store
         self.url = url
-        self._cache: dict[tuple[str, str], _Entry] = {}
+        # Parsed commit files per dataset; they are immutable, so never stale.
+        self._cache: dict[str, dict[str, _Entry]] = {}
         self._lock = threading.Lock()
 
     # -- locations
 
     def dataset_dir(self, segments: Sequence[str]) -> str:
-        return (
-            self.store.join(self.store.root, *segments)
-            if segments
-            else (self.store.root)
-        )
+        return self.store.join(self.store.root, *segments)
 
     def commits_dir(self, segments: Sequence[str]) -> str:
         return self.store.join(self.dataset_dir(segments), _COMMITS)
@@ -886,15 +886,20 @@ class _Engine:
 
     def snapshot(self, path: str, segments: Sequence[str]) -> _Snapshot:
         ids, temps = self.list_commits(segments)
-        missing = [i for i in ids if (path, i) not in self._cache]
+        known = self._cache.get(path, {})
+        missing = [i for i in ids if i not in known]
+        parsed: dict[str, _Entry] = {}
         if missing:
             cdir = self.commits_dir(segments)
             files = {self.store.join(cdir, f"{i}.json"): i for i in missing}
             for file, raw in self.store.read_many(list(files)).items():
-                entry = self._parse(path, files[file], file, raw)
-                with self._lock:
-                    self._cache[path, entry.id] = entry
-        entries = [self._cache[path, i] for i in ids]
+                parsed[files[file]] = self._parse(path, files[file], file, raw)
+        with self._lock:
+            cached = self._cache.get(path, {})
+            # Keep only what is still listed: vacuumed commits leave the cache.
+            current = {i: cached.get(i) or known.get(i) or parsed[i] for i in ids}
+            self._cache[path] = current
+        entries = list(current.values())
         max_seq = int(ids[-1][:12]) if ids else 0
         return _replay(path, entries, max_seq=max_seq, temp_files=temps)
 
@@ -1002,7 +1007,7 @@ class _Engine:
             ) from exc
         entry = _parse_commit(path, commit_id, data)
         with self._lock:
-            self._cache[path, commit_id] = entry
+            self._cache.setdefault(path, {})[commit_id] = entry
         return entry.commit
 
     def _verify_files(
@@ -1924,8 +1929,10 @@ class Lake:
         cdir = self._engine.commits_dir(segments)
         temps: list[str] = []
         for item in snap.temp_files:
-            if item.mtime is None or item.mtime <= cutoff:
-                self._engine.store.delete_file(self._engine.store.join(cdir, item.name))
+            tmp = self._engine.store.join(cdir, item.name)
+            mtime = item.mtime or self._engine.store.newest_mtime(tmp)
+            if mtime is None or mtime <= cutoff:
+                self._engine.store.delete_file(tmp)
                 temps.append(item.name)
         return VacuumReport(
             dataset=path,

@@ -71,7 +71,9 @@ def _tag(batch: pa.RecordBatch, sync_id: str) -> pa.RecordBatch:
     if SYNC_ID_COLUMN in batch.schema.names:
         msg = f"a source must not yield the reserved column {SYNC_ID_COLUMN!r}"
         raise ConfigurationError(msg)
-    indices = pa.nulls(batch.num_rows, pa.int32()).fill_null(0)
+    indices = typing.cast(
+        "pa.Int32Array", pa.nulls(batch.num_rows, pa.int32()).fill_null(0)
+    )
     column = pa.DictionaryArray.from_arrays(indices, pa.array([sync_id]))
     return batch.append_column(_SYNC_ID_FIELD, column)
 

@@ -22,6 +22,12 @@ from revops_ingest.testing._emulator import (
     route,
 )
 from revops_ingest.testing._example import ExampleCrmEmulator, ExampleCrmSource
+from revops_ingest.testing._storage import (
+    GCSServer,
+    S3Server,
+    gcs_emulator,
+    moto_s3_server,
+)
 
 
 __all__ = [
@@ -30,8 +36,12 @@ __all__ = [
     "ExampleCrmSource",
     "Fault",
     "FaultHandle",
+    "GCSServer",
     "RecordedRequest",
     "Request",
     "Response",
+    "S3Server",
+    "gcs_emulator",
+    "moto_s3_server",
     "route",
 ]
