@@ -282,3 +282,23 @@ class TestSyncStatus:
         assert dt.timezone.utc == run.start_time.tzinfo
         row = revops_ingest.sync_status(lake).to_pylist()[0]
         assert dt.timedelta(0) == row["end_time"].utcoffset()
+
+
+class TestReadRaw:
+    def test_a_source_can_read_what_it_landed_before(self, lake):
+        """context.read_raw reads the object's raw dataset; None on the first sync."""
+        seen = []
+
+        class Reader(ListSource):
+            def fetch(self, obj, state, context):
+                seen.append(
+                    None
+                    if context.read_raw is None
+                    else context.read_raw(["id"]).column("id").to_pylist()
+                )
+                return (yield from super().fetch(obj, state, context))
+
+        revops_ingest.sync(Reader([[1, 2]]), "Thing", lake)
+        revops_ingest.sync(Reader([[3]]), "Thing", lake)
+
+        assert [None, ["r1", "r2"]] == seen

@@ -102,6 +102,10 @@ class FetchContext:
             (counted with :meth:`fail`); the audit row's ``records_failed``.
         on_page: Called by the source after each page with the rows in it; drives
             the progress display.
+        read_raw: Reads the given columns of this object's raw dataset as landed so
+            far (``None`` before the first sync). For reconciliations such as
+            "which ids we hold does the source no longer have"; read only the
+            columns you need.
     """
 
     sync_id: str
@@ -111,6 +115,7 @@ class FetchContext:
     warnings: list[str] = attrs.Factory(list)
     records_failed: int = 0
     on_page: Callable[[int], None] | None = None
+    read_raw: Callable[[Sequence[str]], pa.Table] | None = None
 
     def warn(self, message: str) -> None:
         """Record *message* for the audit row's ``warnings``."""

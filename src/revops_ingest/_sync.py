@@ -138,6 +138,11 @@ def sync(
         started_at=start,
         full_refresh=full_refresh,
         on_page=bar.page,
+        read_raw=(
+            (lambda columns: lake.read(dataset, columns=list(columns)))
+            if lake.exists(dataset)
+            else None
+        ),
     )
     log.info("sync %s started: %s into %s", sync_id, where, dataset)
 
