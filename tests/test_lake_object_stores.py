@@ -1,4 +1,10 @@
-"""The lake on GCS, against gcp-storage-emulator on loopback (gcsfs via fsspec)."""
+"""The lake on object stores: moto's S3 server and the GCS emulator, on loopback.
+
+Each test runs once per store (ids ``s3`` and ``gcs``, marked ``s3`` and ``gcs``).
+The store-specific parts (bucket creation, credentials, how a ready fsspec
+filesystem is built, gcsfs' class selection) live in the ``Store`` classes and the
+server fixtures; every server starts at most once per module (and per worker).
+"""
 
 from __future__ import annotations
 
@@ -13,49 +19,104 @@ import pytest
 
 from revops_ingest._lake import Lake
 from revops_ingest.exceptions import DatasetNotFoundError, SchemaError
-from revops_ingest.testing._storage import gcs_emulator
+from revops_ingest.testing._storage import gcs_emulator, moto_s3_server
 
-
-pytestmark = pytest.mark.gcs
 
 BUCKET = "revops-lake"
 OPPS = "/Salesforce/Raw/Opportunity"
 
 
-@pytest.fixture(name="gcs", scope="module")
-def _gcs():
+class Store:
+    """One loopback object store and the ways the tests open a lake on it."""
+
+    scheme = ""
+
+    def __init__(self, server, *, url_options=True):
+        self.server = server
+        # Whether a URL plus storage_options reaches the server (see GCSStore).
+        self.url_options = url_options
+
+    def url(self):
+        return f"{self.scheme}://{BUCKET}/{uuid.uuid4().hex}"
+
+    def filesystem(self):
+        """Return a ready fsspec filesystem for the server, built by hand."""
+        raise NotImplementedError
+
+    def make_lake(self, url):
+        if self.url_options:
+            return Lake(url, storage_options=self.server.storage_options())
+        return Lake(url, filesystem=self.filesystem())
+
+
+class S3Store(Store):
+    scheme = "s3"
+
+    def filesystem(self):
+        import s3fs  # noqa: PLC0415 - test extra, checked by the fixture
+
+        return s3fs.S3FileSystem(
+            key=self.server.key,
+            secret=self.server.secret,
+            client_kwargs={
+                "endpoint_url": self.server.endpoint_url,
+                "region_name": self.server.region,
+            },
+        )
+
+
+class GCSStore(Store):
+    scheme = "gs"
+
+    def filesystem(self):
+        return self.server.filesystem()
+
+
+@pytest.fixture(name="s3_store", scope="module")
+def _s3_store():
+    pytest.importorskip("s3fs")
+    with moto_s3_server() as server:
+        server.create_bucket(BUCKET)
+        yield S3Store(server)
+
+
+@pytest.fixture(name="gcs_store", scope="module")
+def _gcs_store():
     # gcsfs picks its filesystem class at import: the extended default probes
     # the bucket over gRPC and stalls ~60 s per call against the emulator.
     if "gcsfs" not in sys.modules:
         os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
     pytest.importorskip("gcsfs")
+    import gcsfs.core  # noqa: PLC0415 - only after the env var is set
+
+    # If gcsfs was imported earlier with the extended class, gs:// URLs would
+    # stall: open lakes through the plain class passed as filesystem= instead.
+    plain = gcsfs.GCSFileSystem is gcsfs.core.GCSFileSystem
     with gcs_emulator() as server:
         server.create_bucket(BUCKET)
-        yield server
+        yield GCSStore(server, url_options=plain)
 
 
-@pytest.fixture(name="plain_gcsfs")
-def _plain_gcsfs(gcs):
-    """Whether ``gs://`` URLs resolve to the plain GCSFileSystem class."""
-    import gcsfs  # noqa: PLC0415 - only after the fixture set the env var
-    import gcsfs.core  # noqa: PLC0415
-
-    return gcsfs.GCSFileSystem is gcsfs.core.GCSFileSystem
+@pytest.fixture(
+    name="store",
+    scope="module",
+    params=[
+        pytest.param("s3", marks=pytest.mark.s3, id="s3"),
+        pytest.param("gcs", marks=pytest.mark.gcs, id="gcs"),
+    ],
+)
+def _store(request):
+    return request.getfixturevalue(f"{request.param}_store")
 
 
 @pytest.fixture(name="url")
-def _url(gcs):
-    return f"gs://{BUCKET}/{uuid.uuid4().hex}"
+def _url(store):
+    return store.url()
 
 
 @pytest.fixture(name="make_lake")
-def _make_lake(gcs, plain_gcsfs):
-    def make(url):
-        if plain_gcsfs:
-            return Lake(url, storage_options=gcs.storage_options())
-        return Lake(url, filesystem=gcs.filesystem())
-
-    return make
+def _make_lake(store):
+    return store.make_lake
 
 
 @pytest.fixture(name="lake")
@@ -71,23 +132,29 @@ def table(values, **extra):
     return pa.table({"id": pa.array(values, pa.int64()), **extra})
 
 
-class TestGCSLake:
-    def test_server_is_on_loopback(self, gcs):
-        """The emulator the tests use listens on 127.0.0.1 only."""
-        assert gcs.endpoint_url.startswith("http://127.0.0.1:")
+class TestObjectStoreLake:
+    def test_server_is_on_loopback(self, store):
+        """The server the tests use listens on 127.0.0.1 only."""
+        assert store.server.endpoint_url.startswith("http://127.0.0.1:")
 
-    def test_url_with_storage_options(self, gcs, url, plain_gcsfs):
-        """A gs:// URL with endpoint and anonymous token opens the emulator."""
-        if not plain_gcsfs:
+    def test_url_with_storage_options(self, store, url):
+        """A URL with endpoint and credentials in storage_options opens the server."""
+        if not store.url_options:
             pytest.skip("gcsfs was imported with its extended class registered")
-        lake = Lake(url, storage_options=gcs.storage_options())
+        lake = Lake(url, storage_options=store.server.storage_options())
 
         lake.write(OPPS, table([1]))
 
         assert [1] == ids(lake)
 
+    def test_filesystem_argument(self, store, url, make_lake):
+        """A ready filesystem can be passed instead of storage options."""
+        Lake(url, filesystem=store.filesystem()).append(OPPS, table([1]))
+
+        assert [1] == ids(make_lake(url))
+
     def test_round_trip(self, lake, url):
-        """A table written to GCS reads back equal; files() are gs:// URLs."""
+        """A table written to the store reads back equal; files() are URLs under it."""
         data = table([1, 2, 3], stage=pa.array(["a", None, "c"]))
 
         lake.write(OPPS, data)
@@ -107,9 +174,12 @@ class TestGCSLake:
 
         assert [9] == ids(lake)
         assert {"cursor": 1} == lake.state(OPPS)
+        assert ["append", "append", "replace"] == [
+            c.operation for c in lake.history(OPPS)
+        ]
 
-    def test_commits_are_single_objects(self, lake, url):
-        """On GCS a commit is one upload: no .tmp- object and no rename."""
+    def test_commits_are_single_objects_without_temp_files(self, lake, url):
+        """A commit is one object upload: no .tmp- object is ever left in _commits/."""
         lake.append(OPPS, table([1]))
         lake.append(OPPS, table([2]))
 
@@ -157,7 +227,7 @@ class TestGCSLake:
         assert [1] == ids(lake)
 
     def test_compaction(self, lake):
-        """Compaction on GCS keeps rows and state and leaves one file."""
+        """Compaction on the store keeps rows and state and leaves one file."""
         for i in range(4):
             lake.append(OPPS, table([i]), state={"cursor": i})
 
@@ -168,7 +238,7 @@ class TestGCSLake:
         assert {"cursor": 3} == lake.state(OPPS)
 
     def test_concurrent_appends(self, lake):
-        """Appends from several threads all land on GCS."""
+        """Appends from several threads all land on the store."""
 
         def work(worker):
             for i in range(3):
@@ -188,9 +258,3 @@ class TestGCSLake:
         """A dataset never written raises DatasetNotFoundError naming the lake."""
         with pytest.raises(DatasetNotFoundError, match=url):
             lake.read(OPPS)
-
-    def test_filesystem_argument(self, gcs, url, make_lake):
-        """A ready gcsfs filesystem can be passed instead of storage options."""
-        Lake(url, filesystem=gcs.filesystem()).append(OPPS, table([1]))
-
-        assert [1] == ids(make_lake(url))
