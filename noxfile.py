@@ -40,7 +40,11 @@ def tests(session: nox.Session) -> None:
     # for a minute per call against the HTTP emulator; the plain class is right.
     session.env["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
     workers = os.environ.get("PYTEST_WORKERS", "auto")
-    session.run("pytest", "-n", workers, "--durations=15", *session.posargs)
+    # loadfile: the examples of one docs page share a namespace, so one worker
+    # runs a whole file.
+    session.run(
+        "pytest", "-n", workers, "--dist=loadfile", "--durations=15", *session.posargs
+    )
 
 
 @nox.session

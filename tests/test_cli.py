@@ -119,18 +119,30 @@ class TestMisc:
 
 class TestDemo:
     def test_demo_runs_the_pipeline_and_prints_a_summary(self, tmp_path, capsys):
-        """The demo syncs, survives a 503 burst, records a failed sync, shows status."""
-        lake = tmp_path / "demo-lake"
+        """The demo syncs six Salesforce objects twice, then records a failed sync."""
+        lake_dir = tmp_path / "demo-lake"
 
-        assert 0 == main(["demo", "--lake", str(lake)])
+        assert 0 == main(["demo", "--lake", str(lake_dir)])
 
         out = capsys.readouterr().out
         assert "Sync status" in out
         assert "failed as expected" in out
-        status = revops_ingest.sync_status(revops_ingest.Lake(lake))
-        rows = {r["object_type"]: r for r in status.to_pylist()}
-        assert {"companies", "deals", "users"} == set(rows)
-        assert "failed" == rows["deals"]["status"]
-        assert "success" == rows["companies"]["status"]
-        log = revops_ingest.Lake(lake).read("/RevOps/Audit/sync_log").to_pylist()
-        assert 3 == sum(r["retries"] for r in log)
+        lake = revops_ingest.Lake(lake_dir)
+        rows = {
+            r["object_type"]: r for r in revops_ingest.sync_status(lake).to_pylist()
+        }
+        assert {"Opportunity", "Account", "Contact", "Task", "Event", "User"} == set(
+            rows
+        )
+        assert "failed" == rows["Opportunity"]["status"]
+        assert "QuotaExceededError" == rows["Opportunity"]["error_type"]
+        assert {"success"} == {
+            r["status"] for n, r in rows.items() if n != "Opportunity"
+        }
+        log = lake.read("/RevOps/Audit/sync_log").to_pylist()
+        second = [r for r in log if r["object_type"] == "Opportunity"][1]
+        assert (22, 1) == (second["records_processed"], second["token_refreshes"])
+        assert 3 <= second["retries"]
+        raw = lake.read("/Salesforce/Raw/Opportunity")
+        assert 1 == sum(raw.column("_tombstone").to_pylist())
+        assert "MyCompetitor__c" in raw.column_names

@@ -14,6 +14,7 @@ PUBLIC = [
     "revops_ingest.exceptions",
     "revops_ingest.http",
     "revops_ingest.sources",
+    "revops_ingest.sources.salesforce",
     "revops_ingest.testing",
 ]
 

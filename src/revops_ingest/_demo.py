@@ -1,13 +1,16 @@
 """``revops-ingest demo``: the whole pipeline, offline, against the bundled emulators.
 
-Each source the library gains joins the demo. Today it runs ExampleCRM end to end:
-an initial sync of every object, changes in the CRM, an incremental sync that picks
-up exactly those changes through a burst of 503s, and a sync that fails on a revoked
-token — then shows the audit log and the sync status view.
+Each source the library gains joins the demo. Today it runs Salesforce end to end
+against :class:`~revops_ingest.testing.SalesforceEmulator`: a first sync of the six
+objects; then changes in the org (edits, a soft and a hard delete, a new custom
+field), an expired session and a burst of 503s, and an incremental sync that lands
+exactly those changes; then the org's API allocation runs out and the next sync
+fails, audited, landing nothing. It ends with the audit log and the sync status.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import typing
 
 from revops_ingest._audit import SYNC_LOG, sync_status
@@ -15,17 +18,53 @@ from revops_ingest._cli import STATUS_COLUMNS, format_table
 from revops_ingest._http import RetryPolicy
 from revops_ingest._lake import Lake
 from revops_ingest._sync import sync
-from revops_ingest.exceptions import AuthenticationError
+from revops_ingest.exceptions import QuotaExceededError
+from revops_ingest.sources.salesforce import ClientCredentialsAuth, SalesforceSource
 from revops_ingest.testing._emulator import Fault
-from revops_ingest.testing._example import ExampleCrmEmulator, ExampleCrmSource
+from revops_ingest.testing._salesforce import SalesforceEmulator
 
 
 if typing.TYPE_CHECKING:
     import os
     from typing import TextIO
 
+    from revops_ingest._audit import SyncRun
+
 
 __all__ = ["run_demo"]
+
+
+def _line(run: SyncRun) -> str:
+    extra = []
+    if run.retries:
+        extra.append(f"{run.retries} retries")
+    if run.token_refreshes:
+        extra.append(f"{run.token_refreshes} token refresh")
+    return (
+        f"   {run.object_type:<12} {run.records_processed:>6,} records "
+        f"{run.requests:>4} requests  API usage {run.api_quota_used or 0:>4}/"
+        f"{run.api_quota_limit or 0:,}  {', '.join(extra)}"
+    ).rstrip()
+
+
+class _OrgClock:
+    """The emulated org's clock: ten minutes behind ours, moved on by hand.
+
+    Real orgs and the machine running a sync disagree about the time; the source's
+    look-back covers that. Moving the org's clock by hand lets the demo show, in
+    seconds, what takes a minute in real life: Salesforce's deleted-records log has
+    minute granularity, so a purge shows up once its minute is over.
+    """
+
+    def __init__(self) -> None:
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        self.now = now - dt.timedelta(minutes=10)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def tick(self, seconds: float = 1) -> None:
+        self.now += dt.timedelta(seconds=seconds)
 
 
 def run_demo(lake_url: str | os.PathLike[str], *, out: TextIO) -> int:
@@ -37,55 +76,76 @@ def run_demo(lake_url: str | os.PathLike[str], *, out: TextIO) -> int:
         out.flush()
 
     say(f"revops_ingest demo -> lake {lake.url}")
-    say("")
-    with ExampleCrmEmulator(seed=7, companies=400) as crm:
+    clock = _OrgClock()
+    with SalesforceEmulator(seed=7, accounts=200, users=12, now=clock) as org:
+        auth = ClientCredentialsAuth(org.token_url, org.client_id, org.client_secret)
         # Short waits keep the demo quick; production policies wait longer.
         retry = RetryPolicy(initial_wait=0.05, max_wait=0.5, max_time=30)
-        source = ExampleCrmSource(base_url=crm.url, token=crm.token, retry=retry)
+        with SalesforceSource(
+            auth=auth, retry=retry, lookback=dt.timedelta(minutes=15)
+        ) as source:
+            _salesforce(org, clock, source, lake, say)
+    _summary(lake, say)
+    return 0
 
-        say(f"1. First sync of every {source.system} object (emulator at {crm.url})")
-        for spec in source.objects():
-            run = sync(source, spec.name, lake)
-            say(
-                f"   {spec.name:<10} {run.records_processed:>6,} records  "
-                f"{run.requests:>3} requests  -> {run.dataset}"
-            )
 
-        changed = crm.touch("deals", 25)
-        crm.delete("deals", changed[0])
-        crm.add_company()
-        say("")
-        say("2. In the CRM: 25 deals changed (one deleted), one company with 3 deals")
-        say("   added. The API now answers the next 3 requests with 503.")
-        crm.inject(Fault.status(503, times=3))
-        for name in ("deals", "companies"):
-            run = sync(source, name, lake)
-            say(
-                f"   {name:<10} {run.records_processed:>6,} records  "
-                f"{run.requests:>3} requests  {run.retries} retries"
-            )
+def _salesforce(
+    org: SalesforceEmulator,
+    clock: _OrgClock,
+    source: SalesforceSource,
+    lake: Lake,
+    say: typing.Callable[[str], None],
+) -> None:
+    objects = [spec.name for spec in source.objects()]
+    say("")
+    say(f"1. First sync of {', '.join(objects)}")
+    say(f"   (Salesforce emulator at {org.url}: OAuth, REST, Bulk API 2.0)")
+    for name in objects:
+        say(_line(sync(source, name, lake)))
 
-        say("")
-        say("3. The token is revoked: the next sync fails, is audited, lands nothing.")
-        revoked = ExampleCrmSource(base_url=crm.url, token="revoked-" + crm.token)
-        try:
-            sync(revoked, "deals", lake)
-        except AuthenticationError as exc:
-            say(f"   failed as expected: {exc}")
+    opportunities = sorted(org.records["Opportunity"])
+    clock.tick()
+    for record_id in opportunities[:20]:
+        org.update("Opportunity", record_id, StageName="Negotiation/Review")
+    org.delete("Opportunity", opportunities[20])
+    org.delete("Opportunity", opportunities[21])
+    org.purge("Opportunity", opportunities[21])
+    org.add_field("Opportunity", "MyCompetitor__c", "string")
+    org.update("Opportunity", opportunities[0], MyCompetitor__c="Globex")
+    org.expire_tokens()
+    org.inject(Fault.status(503, times=3))
+    clock.tick(61)  # the deleted-records log counts whole minutes
+    say("")
+    say("2. In Salesforce: 20 opportunities move stage, one is deleted, one is")
+    say("   deleted and purged from the recycle bin, a custom field MyCompetitor__c")
+    say("   appears. The session expires and the API answers 503 three times.")
+    for name in objects:
+        say(_line(sync(source, name, lake)))
 
-    deals = lake.read("/ExampleCRM/Raw/deals")
+    say("")
+    say("3. The org's daily API allocation runs out: the sync fails, is audited,")
+    say("   lands nothing, and the watermark stays where it was.")
+    org.exhaust_quota()
+    try:
+        sync(source, "Opportunity", lake)
+    except QuotaExceededError as exc:
+        say(f"   failed as expected: {exc}")
+
+
+def _summary(lake: Lake, say: typing.Callable[[str], None]) -> None:
+    raw = lake.read("/Salesforce/Raw/Opportunity")
+    tombstones = sum(bool(v) for v in raw.column("_tombstone").to_pylist())
     say("")
     say(
-        f"Raw deals: {deals.num_rows:,} rows landed across syncs "
-        f"(versions are kept; staging keeps the latest per id)."
+        f"/Salesforce/Raw/Opportunity: {raw.num_rows:,} rows across syncs "
+        f"({tombstones} tombstone), {len(raw.column_names)} columns incl. "
+        "MyCompetitor__c; versions are kept, staging keeps the latest per Id."
     )
-    say(f"Watermark of deals: {lake.state('/ExampleCRM/Raw/deals')}")
     say(f"Audit log {SYNC_LOG}: {lake.read(SYNC_LOG).num_rows} rows")
     say("")
     say("Sync status (/RevOps/Monitoring/sync_status):")
-    say(format_table(sync_status(lake), STATUS_COLUMNS, max_width=60))
+    say(format_table(sync_status(lake), STATUS_COLUMNS, max_width=56))
     say("")
     say(f"Datasets in {lake.url}:")
     for path in lake.datasets():
         say(f"   {path}")
-    return 0

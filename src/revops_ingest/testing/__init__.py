@@ -22,6 +22,7 @@ from revops_ingest.testing._emulator import (
     route,
 )
 from revops_ingest.testing._example import ExampleCrmEmulator, ExampleCrmSource
+from revops_ingest.testing._salesforce import SalesforceEmulator
 from revops_ingest.testing._storage import (
     GCSServer,
     S3Server,
@@ -41,6 +42,7 @@ __all__ = [
     "Request",
     "Response",
     "S3Server",
+    "SalesforceEmulator",
     "gcs_emulator",
     "moto_s3_server",
     "route",

@@ -130,7 +130,7 @@ class Response:
         """Return *obj* serialized as a JSON response."""
         return cls(
             status=status,
-            body=_json.dumps(obj).encode(),
+            body=_json.dumps(obj, separators=(",", ":")).encode(),
             headers={"Content-Type": "application/json", **(headers or {})},
         )
 
@@ -239,7 +239,7 @@ def _body_bytes(body: bytes | str | object) -> bytes:
         return body
     if isinstance(body, str):
         return body.encode()
-    return _json.dumps(body).encode()
+    return _json.dumps(body, separators=(",", ":")).encode()
 
 
 @attrs.frozen(kw_only=True)
