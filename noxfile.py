@@ -48,6 +48,14 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def tests_spark(session: nox.Session) -> None:
+    """Run the Spark tests (staging inside Spark, local mode) with the spark extra."""
+    requirements = nox.project.dependency_groups(PYPROJECT, "tests")
+    session.install(".[spark]", *requirements)
+    session.run("pytest", "-m", "spark", "-p", "no:xdist", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """Check style and formatting with ruff."""
     _install(session, "lint")

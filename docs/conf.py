@@ -45,6 +45,7 @@ nitpick_ignore_regex = [
     (r"py:class", r"(Lake|HttpClient|Source|RequestMetrics|Commit|Handler)"),
     (r"py:class", r"(VendorSignal|Operation|re\.Pattern)"),
     (r"py:data", r"(VendorSignal|AUDIT_SCHEMA)"),
+    (r"py:data", r"([\w.]+\.)?[A-Z][A-Z0-9_]+"),  # module constants named in prose
     (r"py:attr", r"\w+"),  # attributes named in prose are documented in their class
     # Private helpers that appear in signatures of public objects.
     (r"py:.*", r"(.*\.)?_\w+(\..*)?"),

@@ -146,3 +146,6 @@ class TestDemo:
         raw = lake.read("/Salesforce/Raw/Opportunity")
         assert 1 == sum(raw.column("_tombstone").to_pylist())
         assert "MyCompetitor__c" in raw.column_names
+        staged = lake.read("/RevOps/Staging/opportunities")
+        assert len(set(staged.column("opportunity_id").to_pylist())) == staged.num_rows
+        assert "4. Staging" in out

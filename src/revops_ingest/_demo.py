@@ -5,7 +5,8 @@ against :class:`~revops_ingest.testing.SalesforceEmulator`: a first sync of the 
 objects; then changes in the org (edits, a soft and a hard delete, a new custom
 field), an expired session and a burst of 503s, and an incremental sync that lands
 exactly those changes; then the org's API allocation runs out and the next sync
-fails, audited, landing nothing. It ends with the audit log and the sync status.
+fails, audited, landing nothing. Staging then builds the unified tables, and the
+demo ends with the audit log and the sync status.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from revops_ingest._lake import Lake
 from revops_ingest._sync import sync
 from revops_ingest.exceptions import QuotaExceededError
 from revops_ingest.sources.salesforce import ClientCredentialsAuth, SalesforceSource
+from revops_ingest.staging import build_staging
 from revops_ingest.testing._emulator import Fault
 from revops_ingest.testing._salesforce import SalesforceEmulator
 
@@ -85,6 +87,7 @@ def run_demo(lake_url: str | os.PathLike[str], *, out: TextIO) -> int:
             auth=auth, retry=retry, lookback=dt.timedelta(minutes=15)
         ) as source:
             _salesforce(org, clock, source, lake, say)
+    _staging(lake, say)
     _summary(lake, say)
     return 0
 
@@ -130,6 +133,34 @@ def _salesforce(
         sync(source, "Opportunity", lake)
     except QuotaExceededError as exc:
         say(f"   failed as expected: {exc}")
+
+
+def _staging(lake: Lake, say: typing.Callable[[str], None]) -> None:
+    say("")
+    say("4. Staging: latest version per Id, deletes dropped, stages mapped to RevOps")
+    for run in build_staging(lake):
+        report = run.report
+        if report is None:
+            say(f"   {run.dataset:<32} {run.status}: {run.message}")
+            continue
+        unmapped = sum((report.unmapped_stages or {}).values())
+        stages = (
+            f", {unmapped} unmapped stages" if report.table == "opportunities" else ""
+        )
+        say(
+            f"   {run.dataset:<32} {report.rows_in:>5,} raw rows -> "
+            f"{report.rows_out:>5,} rows ({report.superseded} superseded, "
+            f"{report.deleted} deleted{stages})"
+        )
+    staged = lake.read("/RevOps/Staging/opportunities", columns=["stage_name"])
+    counts = staged.group_by("stage_name").aggregate([([], "count_all")]).to_pylist()
+    say(
+        "   opportunities by RevOps stage: "
+        + ", ".join(
+            f"{row['stage_name']} {row['count_all']}"
+            for row in sorted(counts, key=lambda r: str(r["stage_name"]))
+        )
+    )
 
 
 def _summary(lake: Lake, say: typing.Callable[[str], None]) -> None:
