@@ -52,7 +52,7 @@ def tests_spark(session: nox.Session) -> None:
     """Run the Spark tests (staging inside Spark, local mode) with the spark extra."""
     requirements = nox.project.dependency_groups(PYPROJECT, "tests")
     session.install(".[spark]", *requirements)
-    session.run("pytest", "-m", "spark", "-p", "no:xdist", *session.posargs)
+    session.run("pytest", "-m", "spark", "-p", "no:xdist", "tests", *session.posargs)
 
 
 @nox.session
