@@ -295,42 +295,67 @@ class OAuth2Auth:
     def _payload(
         self, http: HttpClient, response: requests.Response
     ) -> dict[str, typing.Any]:
-        status = response.status_code
-        try:
-            payload = json.loads(response.content)
-        except ValueError:
-            payload = None
-        if (
-            _OK_MIN <= status < _OK_MAX
-            and isinstance(payload, dict)
-            and isinstance(payload.get("access_token"), str)
-            and payload["access_token"]
-        ):
-            return payload
-        code, description = vendor_error(response.content)
-        if _OK_MIN <= status < _OK_MAX:
-            detail = f"the token endpoint's answer to the {self.name} grant has no "
-            detail += "access_token"
-            hint = "check the token URL"
-        else:
-            detail = f"the token endpoint refused the {self.name} grant"
-            hint = _HINTS.get(
-                code or "", "check the app's OAuth settings in the source"
-            )
-        if description:
-            detail = f"{detail}: {description}"
-        raise http.error(
-            AuthenticationError,
-            detail,
-            method="POST",
-            url=self.token_url,
-            status=status,
-            vendor_code=code,
-            hint=hint,
-            snippet=None if isinstance(payload, dict) else response.text,
-            secrets=list(self.secrets()),
+        return read_token_response(
+            http,
+            response,
             grant=self.name,
+            token_url=self.token_url,
+            secrets=self.secrets(),
         )
+
+
+def read_token_response(
+    http: HttpClient,
+    response: requests.Response,
+    *,
+    grant: str,
+    token_url: str,
+    secrets: Iterable[Secret],
+    hints: Mapping[str, str] = _HINTS,
+    default_hint: str = "check the app's OAuth settings in the source",
+) -> dict[str, typing.Any]:
+    """Return a token endpoint's JSON answer, or raise the error it stands for.
+
+    Used by every OAuth grant, ours and vendors' own (such as Salesforce's JWT
+    bearer grant): an answer without an ``access_token`` is an
+    :class:`~revops_ingest.exceptions.AuthenticationError` naming the grant, the
+    vendor's ``error`` code and ``error_description``, with a hint looked up in
+    *hints* by that code. No secret appears in the message.
+    """
+    status = response.status_code
+    try:
+        payload = json.loads(response.content)
+    except ValueError:
+        payload = None
+    ok = _OK_MIN <= status < _OK_MAX
+    if (
+        ok
+        and isinstance(payload, dict)
+        and isinstance(payload.get("access_token"), str)
+        and payload["access_token"]
+    ):
+        return payload
+    code, description = vendor_error(response.content)
+    if ok:
+        detail = f"the token endpoint's answer to the {grant} grant has no access_token"
+        hint = "check the token URL"
+    else:
+        detail = f"the token endpoint refused the {grant} grant"
+        hint = hints.get(code or "", default_hint)
+    if description:
+        detail = f"{detail}: {description}"
+    raise http.error(
+        AuthenticationError,
+        detail,
+        method="POST",
+        url=token_url,
+        status=status,
+        vendor_code=code,
+        hint=hint,
+        snippet=None if isinstance(payload, dict) else response.text,
+        secrets=list(secrets),
+        grant=grant,
+    )
 
 
 @attrs.define(eq=False)

@@ -25,10 +25,13 @@ from collections import deque
 
 import attrs
 
-from revops_ingest._auth import OAuth2ClientCredentialsAuth, OAuth2RefreshTokenAuth
-from revops_ingest._http import vendor_error
+from revops_ingest._auth import (
+    OAuth2ClientCredentialsAuth,
+    OAuth2RefreshTokenAuth,
+    read_token_response,
+)
 from revops_ingest._secrets import Secret
-from revops_ingest.exceptions import AuthenticationError, ConfigurationError
+from revops_ingest.exceptions import ConfigurationError
 
 
 if typing.TYPE_CHECKING:
@@ -52,7 +55,6 @@ LOGIN_AUDIENCE = "https://login.salesforce.com"
 SANDBOX_AUDIENCE = "https://test.salesforce.com"
 # Salesforce accepts an assertion whose exp is at most about three minutes ahead.
 _JWT_LIFETIME = 180.0
-_OK_MIN, _OK_MAX = 200, 300
 # The token endpoint answers refusals with 400 (401 for client auth); those come back
 # to us to read. 429 and 5xx are retried by the client.
 _TOKEN_OK = frozenset(range(200, 500)) - {429}
@@ -330,38 +332,12 @@ class JwtBearerAuth:
     def _payload(
         self, http: HttpClient, response: requests.Response
     ) -> dict[str, typing.Any]:
-        status = response.status_code
-        try:
-            payload = json.loads(response.content)
-        except ValueError:
-            payload = None
-        ok = _OK_MIN <= status < _OK_MAX
-        if (
-            ok
-            and isinstance(payload, dict)
-            and isinstance(payload.get("access_token"), str)
-            and payload["access_token"]
-        ):
-            return payload
-        code, description = vendor_error(response.content)
-        if ok:
-            detail = f"the token endpoint's answer to the {self.name} grant has no "
-            detail += "access_token"
-            hint = "check the token URL"
-        else:
-            detail = f"the token endpoint refused the {self.name} grant"
-            hint = _HINTS.get(code or "", "check the connected app's OAuth settings")
-        if description:
-            detail = f"{detail}: {description}"
-        raise http.error(
-            AuthenticationError,
-            detail,
-            method="POST",
-            url=self.token_url,
-            status=status,
-            vendor_code=code,
-            hint=hint,
-            snippet=None if isinstance(payload, dict) else response.text,
-            secrets=list(self.secrets()),
+        return read_token_response(
+            http,
+            response,
             grant=self.name,
+            token_url=self.token_url,
+            secrets=self.secrets(),
+            hints=_HINTS,
+            default_hint="check the connected app's OAuth settings",
         )
