@@ -43,7 +43,8 @@ nitpick_ignore_regex = [
     (r"py:class", r"(Any|Self|TextIO|NoneType|T|JSONValue|State|SyncMode)"),
     (r"py:.*", r"(Callable|Mapping|Sequence|Iterable|Iterator|Generator|Container)"),
     (r"py:class", r"(Lake|HttpClient|Source|RequestMetrics|Commit|Handler)"),
-    (r"py:class", r"(VendorSignal|Operation|re\.Pattern)"),
+    (r"py:class", r"(VendorSignal|Operation|re\.Pattern|Threshold|Security|Action)"),
+    (r"py:class", r"(ssl|email|smtplib)\..*"),
     (r"py:data", r"(VendorSignal|AUDIT_SCHEMA)"),
     (r"py:data", r"([\w.]+\.)?[A-Z][A-Z0-9_]+"),  # module constants named in prose
     (r"py:attr", r"\w+"),  # attributes named in prose are documented in their class

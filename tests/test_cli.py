@@ -149,3 +149,6 @@ class TestDemo:
         staged = lake.read("/RevOps/Staging/opportunities")
         assert len(set(staged.column("opportunity_id").to_pylist())) == staged.num_rows
         assert "4. Staging" in out
+        assert (
+            "PagerDuty [critical]: [CRITICAL] Salesforce Opportunity sync failed" in out
+        )

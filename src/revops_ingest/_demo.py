@@ -20,9 +20,11 @@ from revops_ingest._http import RetryPolicy
 from revops_ingest._lake import Lake
 from revops_ingest._sync import sync
 from revops_ingest.exceptions import QuotaExceededError
+from revops_ingest.quality import Notifier, PagerDutyNotifier, SlackNotifier
 from revops_ingest.sources.salesforce import ClientCredentialsAuth, SalesforceSource
 from revops_ingest.staging import build_staging
 from revops_ingest.testing._emulator import Fault
+from revops_ingest.testing._notifiers import PagerDutyEmulator, SlackWebhookEmulator
 from revops_ingest.testing._salesforce import SalesforceEmulator
 
 
@@ -34,6 +36,10 @@ if typing.TYPE_CHECKING:
 
 
 __all__ = ["run_demo"]
+
+
+def _clip(text: str, width: int = 84) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _line(run: SyncRun) -> str:
@@ -79,15 +85,31 @@ def run_demo(lake_url: str | os.PathLike[str], *, out: TextIO) -> int:
 
     say(f"revops_ingest demo -> lake {lake.url}")
     clock = _OrgClock()
+    # Short waits keep the demo quick; production policies wait longer.
+    retry = RetryPolicy(initial_wait=0.05, max_wait=0.5, max_time=30)
     with SalesforceEmulator(seed=7, accounts=200, users=12, now=clock) as org:
         auth = ClientCredentialsAuth(org.token_url, org.client_id, org.client_secret)
-        # Short waits keep the demo quick; production policies wait longer.
-        retry = RetryPolicy(initial_wait=0.05, max_wait=0.5, max_time=30)
         with SalesforceSource(
             auth=auth, retry=retry, lookback=dt.timedelta(minutes=15)
         ) as source:
             _salesforce(org, clock, source, lake, say)
-    _staging(lake, say)
+    with PagerDutyEmulator() as pagerduty, SlackWebhookEmulator() as slack:
+        notifiers: dict[str, Notifier] = {
+            "pagerduty": PagerDutyNotifier(
+                routing_key="demo-routing-key", base_url=pagerduty.url, retry=retry
+            ),
+            "slack": SlackNotifier(slack.webhook_url("#data-quality"), retry=retry),
+        }
+        _staging(lake, notifiers, say)
+        say("")
+        say("5. Alerts. Seed rules: sync failed -> Critical -> PagerDuty; >5 % nulls")
+        say("   -> High -> Slack #data-quality; row count drop >20 % -> Medium -> mail")
+        for incident in pagerduty.open_incidents:
+            say(f"   PagerDuty [{incident.severity}]: {_clip(incident.summary)}")
+        for text in slack.texts("#data-quality"):
+            say(f"   Slack #data-quality: {_clip(text.splitlines()[0])}")
+        if not pagerduty.events and not slack.messages:
+            say("   none: every check passed and no sync failed")
     _summary(lake, say)
     return 0
 
@@ -135,10 +157,12 @@ def _salesforce(
         say(f"   failed as expected: {exc}")
 
 
-def _staging(lake: Lake, say: typing.Callable[[str], None]) -> None:
+def _staging(
+    lake: Lake, notifiers: dict[str, Notifier], say: typing.Callable[[str], None]
+) -> None:
     say("")
-    say("4. Staging: latest version per Id, deletes dropped, stages mapped to RevOps")
-    for run in build_staging(lake):
+    say("4. Staging: latest version per Id, deletes dropped, stages mapped, checked")
+    for run in build_staging(lake, notifiers=notifiers):
         report = run.report
         if report is None:
             say(f"   {run.dataset:<32} {run.status}: {run.message}")

@@ -31,7 +31,6 @@ from pathlib import Path
 
 import attrs
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -48,6 +47,7 @@ if typing.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     import pyarrow.compute as pc
+    import pyarrow.dataset as ds
 
 
 __all__ = ["Commit", "DatasetWriter", "Lake", "VacuumReport"]
@@ -930,6 +930,9 @@ class _Engine:
         )
 
     def arrow_dataset(self, snap: _Snapshot, segments: Sequence[str]) -> ds.Dataset:
+        # pyarrow.dataset imports pandas when it is installed (~1 s): only on use.
+        import pyarrow.dataset as ds  # noqa: PLC0415
+
         schema = self.live_schema(snap)
         fmt = ds.ParquetFileFormat()
         arrow_fs = self.store.arrow_fs

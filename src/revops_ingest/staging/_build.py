@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import json
+import logging
 import secrets
 import typing
 
@@ -26,6 +27,7 @@ if typing.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from revops_ingest._lake import Lake
+    from revops_ingest.quality import Notifier
     from revops_ingest.staging._result import StagingReport
 
 
@@ -39,6 +41,8 @@ __all__ = [
 
 STAGING_LOG = "/RevOps/Audit/staging_log"
 """The audit dataset :func:`build_staging` appends one row per staging table to."""
+
+log = logging.getLogger("revops_ingest.staging")
 
 STAGING_DATASETS: Mapping[str, str] = {
     "opportunities": "/RevOps/Staging/opportunities",
@@ -180,6 +184,9 @@ def build_staging(
     tables: Sequence[str] | None = None,
     keep_deleted: bool = False,
     default_currency: str = "USD",
+    check: bool = True,
+    notifiers: Mapping[str, Notifier] | None = None,
+    dry_run: bool = False,
 ) -> list[StagingRun]:
     """Stage the Salesforce raw datasets of *lake* into the staging datasets.
 
@@ -196,6 +203,12 @@ def build_staging(
         tables: Stage only these tables (default: all four).
         keep_deleted: Keep deleted records, flagged, instead of dropping them.
         default_currency: Currency of opportunity amounts when the org has none.
+        check: Then run the seed's quality checks on every staging dataset,
+            record their metrics and route alerts
+            (:func:`revops_ingest.quality.check_staging`).
+        notifiers: Where alerts go, by channel (``"pagerduty"``, ``"slack"``,
+            ``"email"``); a channel without one is reported as undelivered.
+        dry_run: Print the alerts instead of sending them.
 
     Returns:
         One :class:`StagingRun` per table, as logged.
@@ -262,6 +275,16 @@ def build_staging(
             )
         )
     _log(lake, runs)
+    if check:
+        from revops_ingest.quality import check_staging  # noqa: PLC0415 - a cycle
+
+        quality = check_staging(lake, notifiers=notifiers, dry_run=dry_run)
+        log.info(
+            "staging %s quality: %s, worst severity %s",
+            run_id,
+            "passed" if quality.passed else "failed",
+            quality.worst_severity,
+        )
     if errors:
         first = errors[0]
         if hasattr(first, "add_note"):

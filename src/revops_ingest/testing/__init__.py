@@ -22,6 +22,12 @@ from revops_ingest.testing._emulator import (
     route,
 )
 from revops_ingest.testing._example import ExampleCrmEmulator, ExampleCrmSource
+from revops_ingest.testing._notifiers import (
+    Incident,
+    PagerDutyEmulator,
+    SlackMessage,
+    SlackWebhookEmulator,
+)
 from revops_ingest.testing._salesforce import SalesforceEmulator
 from revops_ingest.testing._storage import (
     GCSServer,
@@ -38,11 +44,15 @@ __all__ = [
     "Fault",
     "FaultHandle",
     "GCSServer",
+    "Incident",
+    "PagerDutyEmulator",
     "RecordedRequest",
     "Request",
     "Response",
     "S3Server",
     "SalesforceEmulator",
+    "SlackMessage",
+    "SlackWebhookEmulator",
     "gcs_emulator",
     "moto_s3_server",
     "route",
