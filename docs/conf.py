@@ -44,7 +44,8 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(Callable|Mapping|Sequence|Iterable|Iterator|Generator|Container)"),
     (r"py:class", r"(Lake|HttpClient|Source|RequestMetrics|Commit|Handler)"),
     (r"py:class", r"(VendorSignal|Operation|re\.Pattern|Threshold|Security|Action)"),
-    (r"py:class", r"(ssl|email|smtplib)\..*"),
+    (r"py:class", r"(ssl|email|smtplib|np|numpy)\..*"),
+    (r"py:class", r"(AnyArray|Mode|Rule|Action|Kind|Channel)"),
     (r"py:data", r"(VendorSignal|AUDIT_SCHEMA)"),
     (r"py:data", r"([\w.]+\.)?[A-Z][A-Z0-9_]+"),  # module constants named in prose
     (r"py:attr", r"\w+"),  # attributes named in prose are documented in their class

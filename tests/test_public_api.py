@@ -13,6 +13,7 @@ PUBLIC = [
     "revops_ingest",
     "revops_ingest.exceptions",
     "revops_ingest.http",
+    "revops_ingest.matching",
     "revops_ingest.quality",
     "revops_ingest.sources",
     "revops_ingest.sources.salesforce",
