@@ -6,6 +6,7 @@ import json
 import sys
 import textwrap
 
+import pyarrow as pa
 import pytest
 
 import revops_ingest
@@ -118,6 +119,28 @@ class TestMisc:
 
 
 class TestDemo:
+    def test_a_second_run_starts_from_a_fresh_lake(self, tmp_path, capsys):
+        """Running the demo twice into one folder clears the first run's lake."""
+        lake_dir = tmp_path / "demo-lake"
+        assert 0 == main(["demo", "--lake", str(lake_dir)])
+        first = capsys.readouterr().out
+
+        assert 0 == main(["demo", "--lake", str(lake_dir)])
+
+        second = capsys.readouterr().out
+        assert "clearing the previous demo's" in second
+        assert first.count("400 records") == second.count("400 records")
+
+    def test_a_lake_with_other_datasets_is_refused(self, tmp_path, capsys):
+        """The demo never deletes datasets it did not write."""
+        lake = revops_ingest.Lake(tmp_path)
+        lake.write("/Mine/Important", pa.table({"x": [1]}))
+
+        assert 2 == main(["demo", "--lake", str(tmp_path)])
+
+        assert "/Mine/Important" in capsys.readouterr().err
+        assert 1 == lake.read("/Mine/Important").num_rows
+
     def test_demo_runs_the_pipeline_and_prints_a_summary(self, tmp_path, capsys):
         """The demo syncs six Salesforce objects twice, then records a failed sync."""
         lake_dir = tmp_path / "demo-lake"

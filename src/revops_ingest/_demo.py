@@ -12,14 +12,17 @@ demo ends with the audit log and the sync status.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 import typing
+from pathlib import Path
 
 from revops_ingest._audit import SYNC_LOG, sync_status
 from revops_ingest._cli import STATUS_COLUMNS, format_table
 from revops_ingest._http import RetryPolicy
 from revops_ingest._lake import Lake
 from revops_ingest._sync import sync
-from revops_ingest.exceptions import QuotaExceededError
+from revops_ingest.exceptions import ConfigurationError, QuotaExceededError
 from revops_ingest.quality import Notifier, PagerDutyNotifier, SlackNotifier
 from revops_ingest.sources.salesforce import ClientCredentialsAuth, SalesforceSource
 from revops_ingest.staging import build_staging
@@ -29,7 +32,6 @@ from revops_ingest.testing._salesforce import SalesforceEmulator
 
 
 if typing.TYPE_CHECKING:
-    import os
     from typing import TextIO
 
     from revops_ingest._audit import SyncRun
@@ -75,14 +77,43 @@ class _OrgClock:
         self.now += dt.timedelta(seconds=seconds)
 
 
+_DEMO_PREFIXES = ("/Salesforce/", "/RevOps/")
+
+
+def _fresh_lake(
+    lake_url: str | os.PathLike[str], say: typing.Callable[[str], None]
+) -> Lake:
+    """Return an empty lake at *lake_url*, clearing a previous demo's lake there.
+
+    The demo's story needs an empty lake. A folder that holds only what an earlier
+    demo wrote is cleared; anything else is refused, never deleted.
+    """
+    lake = Lake(lake_url)
+    existing = lake.datasets()
+    if not existing:
+        return lake
+    foreign = [p for p in existing if not p.startswith(_DEMO_PREFIXES)]
+    root = Path(os.fspath(lake_url))
+    if foreign or "://" in str(lake_url) or not root.is_dir():
+        msg = (
+            f"{lake.url} already holds datasets the demo did not write "
+            f"({', '.join(foreign[:3]) or 'not a local folder'}); "
+            "pass --lake with a new folder"
+        )
+        raise ConfigurationError(msg)
+    say(f"(clearing the previous demo's {len(existing)} datasets in {lake.url})")
+    shutil.rmtree(root)
+    return Lake(lake_url)
+
+
 def run_demo(lake_url: str | os.PathLike[str], *, out: TextIO) -> int:
     """Run the demo into *lake_url*, printing a readable summary to *out*."""
-    lake = Lake(lake_url)
 
     def say(text: str = "") -> None:
         out.write(text + "\n")
         out.flush()
 
+    lake = _fresh_lake(lake_url, say)
     say(f"revops_ingest demo -> lake {lake.url}")
     clock = _OrgClock()
     # Short waits keep the demo quick; production policies wait longer.
