@@ -1,13 +1,11 @@
 """Fixtures for the quality tests: a lake, audit rows, and an SMTP server with TLS.
 
-Spark tests are marked ``spark`` and skip without pyspark or Java.
+Spark comes from tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import ssl
 import sys
 import types
@@ -31,37 +29,9 @@ if os.environ.get("FAST") == "1":
     settings.load_profile("quality-fast")
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "spark: needs pyspark and Java; runs Spark in local mode"
-    )
-
-
 @pytest.fixture(name="lake")
 def _lake(tmp_path):
     return Lake(tmp_path / "lake")
-
-
-@pytest.fixture(name="spark", scope="session")
-def _spark():
-    if importlib.util.find_spec("pyspark") is None:
-        pytest.skip("pyspark is not installed")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("Java is not installed")
-    from pyspark.sql import SparkSession  # noqa: PLC0415 - only when Spark is there
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("revops-quality-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 class _Mailbox:
