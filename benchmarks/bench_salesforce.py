@@ -199,6 +199,18 @@ def main() -> None:
                 print(f"  dlt / {client} client CPU at {largest:,} rows: {ratio:.1f}x")
     if len(args.rows) > 1:
         smallest = min(args.rows)
+        print(
+            "  marginal cost per record (CPU difference between the largest and "
+            "smallest runs, so fixed per-process costs such as imports cancel out):"
+        )
+        for client in args.clients:
+            small, large = results[(client, smallest)], results[(client, largest)]
+            marginal = (large["cpu"] - small["cpu"]) / (largest - smallest) * 1e6
+            fixed = small["cpu"] - marginal * smallest / 1e6
+            print(
+                f"    {client:<5} {marginal:5.2f} us/record "
+                f"({1e6 / marginal:>9,.0f} records/CPU-s); fixed {fixed:5.2f} CPU-s"
+            )
         for client in args.clients:
             grow = (
                 results[(client, largest)]["peak_mb"]
