@@ -142,7 +142,7 @@ class TestDemo:
         assert 1 == lake.read("/Mine/Important").num_rows
 
     def test_demo_runs_the_pipeline_and_prints_a_summary(self, tmp_path, capsys):
-        """The demo syncs six Salesforce objects twice, then records a failed sync."""
+        """The demo syncs Salesforce, HubSpot and Zendesk, fails a sync, stages."""
         lake_dir = tmp_path / "demo-lake"
 
         assert 0 == main(["demo", "--lake", str(lake_dir)])
@@ -151,12 +151,23 @@ class TestDemo:
         assert "Sync status" in out
         assert "failed as expected" in out
         lake = revops_ingest.Lake(lake_dir)
+        status = revops_ingest.sync_status(lake).to_pylist()
         rows = {
-            r["object_type"]: r for r in revops_ingest.sync_status(lake).to_pylist()
+            r["object_type"]: r for r in status if r["source_system"] == "Salesforce"
         }
         assert {"Opportunity", "Account", "Contact", "Task", "Event", "User"} == set(
             rows
         )
+        zendesk = {
+            r["object_type"]: r["status"]
+            for r in status
+            if r["source_system"] == "Zendesk"
+        }
+        assert {
+            "tickets": "success",
+            "users": "success",
+            "organizations": "success",
+        } == zendesk
         assert "failed" == rows["Opportunity"]["status"]
         assert "QuotaExceededError" == rows["Opportunity"]["error_type"]
         assert {"success"} == {
@@ -171,7 +182,23 @@ class TestDemo:
         assert "MyCompetitor__c" in raw.column_names
         staged = lake.read("/RevOps/Staging/opportunities")
         assert len(set(staged.column("opportunity_id").to_pylist())) == staged.num_rows
-        assert "4. Staging" in out
+        assert "6. Staging" in out
+        accounts = lake.read("/RevOps/Staging/accounts").to_pylist()
+        rules = {r["match_rule"] for r in accounts}
+        assert {"crm_link", "exact_domain", "fuzzy_name"} <= rules
+        assert len({r["account_id"] for r in accounts}) == len(accounts)
+        deals = lake.read("/RevOps/Staging/opportunities").to_pylist()
+        both = [
+            r for r in deals if r["salesforce_opportunity_id"] and r["hubspot_deal_id"]
+        ]
+        assert both
+        assert all(r["source_system"] == "Salesforce" for r in both)
+        tickets = lake.read("/RevOps/Telemetry/support_tickets").to_pylist()
+        by_mapping = [t for t in tickets if t["link_method"] == "domain_mapping"]
+        assert 2 == len(by_mapping)
+        assert all(
+            t["account_id"] is None for t in tickets if t["requester_domain"] is None
+        )
         assert (
             "PagerDuty [critical]: [CRITICAL] Salesforce Opportunity sync failed" in out
         )

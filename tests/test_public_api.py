@@ -16,7 +16,10 @@ PUBLIC = [
     "revops_ingest.matching",
     "revops_ingest.quality",
     "revops_ingest.sources",
+    "revops_ingest.sources.hubspot",
     "revops_ingest.sources.salesforce",
+    "revops_ingest.sources.zendesk",
+    "revops_ingest.staging",
     "revops_ingest.testing",
 ]
 

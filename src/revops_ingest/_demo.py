@@ -1,21 +1,28 @@
 """``revops-ingest demo``: the whole pipeline, offline, against the bundled emulators.
 
-Each source the library gains joins the demo. Today it runs Salesforce end to end
-against :class:`~revops_ingest.testing.SalesforceEmulator`: a first sync of the six
+Each source the library gains joins the demo. It runs Salesforce end to end against
+:class:`~revops_ingest.testing.SalesforceEmulator`: a first sync of the six
 objects; then changes in the org (edits, a soft and a hard delete, a new custom
 field), an expired session and a burst of 503s, and an incremental sync that lands
 exactly those changes; then the org's API allocation runs out and the next sync
-fails, audited, landing nothing. Staging then builds the unified tables, and the
-demo ends with the audit log and the sync status.
+fails, audited, landing nothing. A HubSpot portal
+(:class:`~revops_ingest.testing.HubSpotEmulator`) holds many of the same companies
+and deals, some linked by the HubSpot-Salesforce integration, some not; a Zendesk
+account (:class:`~revops_ingest.testing.ZendeskEmulator`) holds the customers'
+tickets. Staging then builds the unified, deduplicated tables and the support
+telemetry, and the demo ends with the audit log and the sync status.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import typing
 from pathlib import Path
+
+import pyarrow as pa
 
 from revops_ingest._audit import SYNC_LOG, sync_status
 from revops_ingest._cli import STATUS_COLUMNS, format_table
@@ -23,12 +30,17 @@ from revops_ingest._http import RetryPolicy
 from revops_ingest._lake import Lake
 from revops_ingest._sync import sync
 from revops_ingest.exceptions import ConfigurationError, QuotaExceededError
+from revops_ingest.matching import domain_key
 from revops_ingest.quality import Notifier, PagerDutyNotifier, SlackNotifier
+from revops_ingest.sources.hubspot import HubSpotSource
 from revops_ingest.sources.salesforce import ClientCredentialsAuth, SalesforceSource
-from revops_ingest.staging import build_staging
+from revops_ingest.sources.zendesk import ZendeskSource
+from revops_ingest.staging import DOMAIN_MAPPING, SupportTicketsReport, build_staging
 from revops_ingest.testing._emulator import Fault
+from revops_ingest.testing._hubspot import HubSpotEmulator
 from revops_ingest.testing._notifiers import PagerDutyEmulator, SlackWebhookEmulator
 from revops_ingest.testing._salesforce import SalesforceEmulator
+from revops_ingest.testing._zendesk import ZendeskEmulator
 
 
 if typing.TYPE_CHECKING:
@@ -77,7 +89,7 @@ class _OrgClock:
         self.now += dt.timedelta(seconds=seconds)
 
 
-_DEMO_PREFIXES = ("/Salesforce/", "/RevOps/")
+_DEMO_PREFIXES = ("/Salesforce/", "/HubSpot/", "/Zendesk/", "/RevOps/")
 
 
 def _fresh_lake(
@@ -124,6 +136,24 @@ def run_demo(lake_url: str | os.PathLike[str], *, out: TextIO) -> int:
             auth=auth, retry=retry, lookback=dt.timedelta(minutes=15)
         ) as source:
             _salesforce(org, clock, source, lake, say)
+        customers = [
+            (record_id, str(record["Website"]))
+            for record_id, record in sorted(org.records["Account"].items())
+            if record.get("Website")
+        ][:6]
+        accounts = sorted(org.records["Account"].items())[:60]
+        opportunities = sorted(org.records["Opportunity"].items())
+    with HubSpotEmulator(seed=7, companies=12) as portal:
+        _hubspot(
+            portal,
+            accounts=accounts,
+            opportunities=opportunities,
+            lake=lake,
+            retry=retry,
+            say=say,
+        )
+    with ZendeskEmulator(seed=7, organizations=2, tickets=12) as desk:
+        _zendesk(desk, customers, lake, say)
     with PagerDutyEmulator() as pagerduty, SlackWebhookEmulator() as slack:
         notifiers: dict[str, Notifier] = {
             "pagerduty": PagerDutyNotifier(
@@ -133,7 +163,7 @@ def run_demo(lake_url: str | os.PathLike[str], *, out: TextIO) -> int:
         }
         _staging(lake, notifiers, say)
         say("")
-        say("5. Alerts. Seed rules: sync failed -> Critical -> PagerDuty; >5 % nulls")
+        say("7. Alerts. Seed rules: sync failed -> Critical -> PagerDuty; >5 % nulls")
         say("   -> High -> Slack #data-quality; row count drop >20 % -> Medium -> mail")
         for incident in pagerduty.open_incidents:
             say(f"   PagerDuty [{incident.severity}]: {_clip(incident.summary)}")
@@ -188,25 +218,155 @@ def _salesforce(
         say(f"   failed as expected: {exc}")
 
 
+def _hubspot(
+    portal: HubSpotEmulator,
+    *,
+    accounts: list[tuple[str, dict[str, typing.Any]]],
+    opportunities: list[tuple[str, dict[str, typing.Any]]],
+    lake: Lake,
+    retry: RetryPolicy,
+    say: typing.Callable[[str], None],
+) -> None:
+    """A HubSpot portal that shares customers and deals with the Salesforce org.
+
+    Of every four Salesforce accounts, one is in HubSpot with the integration's
+    ``salesforceaccountid``, one with the same domain, one under a spelling of its
+    name without a domain, and one is not in HubSpot; the first deal of each shared
+    account is in HubSpot too (with the integration's opportunity id for the
+    first kind), and each gets a HubSpot-only expansion deal. The portal's own
+    generated companies are HubSpot-only.
+    """
+    portal.add_property("deals", "hs_salesforceopportunityid", "string")
+    first_deal: dict[str, tuple[str, dict[str, typing.Any]]] = {}
+    for record_id, record in opportunities:
+        first_deal.setdefault(str(record["AccountId"]), (record_id, record))
+    for n, (account_id, account) in enumerate(accounts):
+        kind = n % 4
+        if kind == 3:  # noqa: PLR2004 - Salesforce only
+            continue
+        name = str(account["Name"])
+        website = str(account.get("Website") or "")
+        company = portal.create(
+            "companies",
+            name=name if kind != 2 else name.upper().replace(" LLC", "").strip(),  # noqa: PLR2004
+            domain=domain_key(website) if website and kind != 2 else None,  # noqa: PLR2004
+            salesforceaccountid=account_id if kind == 0 else None,
+        )
+        if account_id in first_deal:
+            opp_id, opp = first_deal[account_id]
+            deal = portal.create(
+                "deals",
+                dealname=opp["Name"],
+                amount=opp.get("Amount"),
+                dealstage="contractsent",
+                pipeline="default",
+                closedate=dt.datetime.combine(
+                    opp["CloseDate"], dt.time(12), tzinfo=dt.timezone.utc
+                ),
+                hs_salesforceopportunityid=opp_id if kind == 0 else None,
+            )
+            portal.associate("deals", deal, "companies", company, primary=True)
+        expansion = portal.create(
+            "deals", dealname=f"{name} - HubSpot expansion", dealstage="qualifiedtobuy"
+        )
+        portal.associate("deals", expansion, "companies", company, primary=True)
+    say("")
+    say("4. HubSpot: the portal shares 45 of the org's first 60 customers (15 linked")
+    say("   by the HubSpot-Salesforce integration, 15 by domain only, 15 by a")
+    say("   spelling of the name only) and their first deals, plus its own companies")
+    source = HubSpotSource(
+        token=portal.private_app_token, base_url=portal.url, retry=retry
+    )
+    with source:
+        for name in (
+            "companies",
+            "deals",
+            "deal_company_associations",
+            "owners",
+            "pipelines",
+        ):
+            say(_line(sync(source, name, lake)))
+
+
+def _zendesk(
+    desk: ZendeskEmulator,
+    customers: list[tuple[str, str]],
+    lake: Lake,
+    say: typing.Callable[[str], None],
+) -> None:
+    """Support tickets from customers of the Salesforce org, and from strangers."""
+    for n, (_, website) in enumerate(customers):
+        domain = domain_key(website)
+        # The last customer files tickets from a support domain of its own, which
+        # only the reference mapping knows.
+        own = f"support-{domain}" if n == len(customers) - 1 else domain
+        org_id = desk.create_organization(domain_names=[own])
+        for _ in range(2):
+            desk.create_ticket(desk.create_user(org_id))
+    desk.create_ticket(desk.create_user(None, free_mail=True))
+    account_id, website = customers[-1]
+    lake.write(
+        DOMAIN_MAPPING,
+        pa.table(
+            {"domain": [f"support-{domain_key(website)}"], "account_id": [account_id]}
+        ),
+    )
+    desk.advance(61)  # the incremental export serves what is a minute old
+    say("")
+    say("5. Zendesk: tickets from six customers of the org (one writes from a")
+    say(f"   support domain that only {DOMAIN_MAPPING} knows), two")
+    say("   organizations the CRM has never heard of, and one gmail.com requester")
+    source = ZendeskSource(
+        subdomain="demo",
+        email=desk.email,
+        api_token=desk.api_token,
+        base_url=desk.url,
+        # The emulator's clock: the 10-a-minute export pacing passes instantly.
+        sleep=desk.advance,
+        clock=desk.epoch,
+    )
+    with source:
+        for name in ("organizations", "users", "tickets"):
+            say(_line(sync(source, name, lake)))
+
+
 def _staging(
     lake: Lake, notifiers: dict[str, Notifier], say: typing.Callable[[str], None]
 ) -> None:
     say("")
-    say("4. Staging: latest version per Id, deletes dropped, stages mapped, checked")
+    say("6. Staging: latest version per Id, deletes dropped, stages mapped, the two")
+    say("   CRMs merged (one account per company, one row per deal), checked")
     for run in build_staging(lake, notifiers=notifiers):
         report = run.report
         if report is None:
             say(f"   {run.dataset:<32} {run.status}: {run.message}")
             continue
+        if isinstance(report, SupportTicketsReport):
+            methods = sorted(report.by_method.items())
+            say(
+                f"   {run.dataset:<32} {report.rows_out:>5,} tickets: "
+                f"{report.linked} linked to an account "
+                f"({', '.join(f'{n} by {m}' for m, n in methods)}),"
+            )
+            say(
+                f"   {'':<32} {report.ambiguous} ambiguous (a domain several "
+                f"accounts share), {report.unlinked} not linked"
+            )
+            continue
         unmapped = sum((report.unmapped_stages or {}).values())
-        stages = (
-            f", {unmapped} unmapped stages" if report.table == "opportunities" else ""
-        )
+        stages = f", {unmapped} unmapped stages" if unmapped else ""
         say(
-            f"   {run.dataset:<32} {report.rows_in:>5,} raw rows -> "
-            f"{report.rows_out:>5,} rows ({report.superseded} superseded, "
+            f"   {run.dataset:<32} {run.source_system:<10} {report.rows_in:>4,} raw "
+            f"rows -> {report.rows_out:>4,} ({report.superseded} superseded, "
             f"{report.deleted} deleted{stages})"
         )
+        if run.details and run.source_system == "HubSpot":
+            merge = json.loads(run.details)
+            rules = ", ".join(f"{n} {r}" for r, n in sorted(merge["by_rule"].items()))
+            say(
+                f"   {'':<32} merged: {merge['merged']} records folded in "
+                f"({rules}) -> {merge['rows_out']:,} rows"
+            )
     staged = lake.read("/RevOps/Staging/opportunities", columns=["stage_name"])
     counts = staged.group_by("stage_name").aggregate([([], "count_all")]).to_pylist()
     say(

@@ -11,7 +11,9 @@ from staging_helpers import at, raw_table, sf_id
 from revops_ingest import Lake
 from revops_ingest.exceptions import ConfigurationError, SchemaError
 from revops_ingest.staging import (
+    LINEAGE,
     OPPORTUNITIES,
+    OPPORTUNITY_LINK_COLUMNS,
     STAGING_LOG,
     STAGING_LOG_SCHEMA,
     build_staging,
@@ -59,15 +61,21 @@ class TestBuildStaging:
 
         runs = build_staging(lake)
 
-        assert ["success", "skipped", "skipped", "success"] == [r.status for r in runs]
+        assert ["success", "skipped", "skipped", "success", "skipped"] == [
+            r.status for r in runs
+        ]
         assert lake.exists("/RevOps/Staging/opportunities")
         assert not lake.exists("/RevOps/Staging/accounts")
         assert "staged without /Salesforce/Raw/Event (not found)" == runs[3].message
         log = lake.read(STAGING_LOG)
         assert STAGING_LOG_SCHEMA == log.schema
-        assert ["opportunities", "accounts", "contacts", "activities"] == log.column(
-            "staging_table"
-        ).to_pylist()
+        assert [
+            "opportunities",
+            "accounts",
+            "contacts",
+            "activities",
+            "support_tickets",
+        ] == log.column("staging_table").to_pylist()
         row = log.slice(0, 1).to_pylist()[0]
         assert (3, 1, 1, 1, 1) == (
             row["rows_in"],
@@ -79,7 +87,7 @@ class TestBuildStaging:
         assert {"Contract Sent": 1} == json.loads(row["unmapped_stages"])
         assert ["MyCompetitor__c"] == row["ignored_columns"]
         assert (
-            "no raw dataset: /Salesforce/Raw/Account not found"
+            "no raw dataset: /Salesforce/Raw/Account, /HubSpot/Raw/companies not found"
             == log.column("message")[1].as_py()
         )
 
@@ -105,7 +113,10 @@ class TestBuildStaging:
         build_staging(lake, tables=["opportunities"])
 
         staged = lake.read("/RevOps/Staging/opportunities")
-        assert [*OPPORTUNITIES.names, "competitor"] == staged.column_names
+        links = [c.name for c in OPPORTUNITY_LINK_COLUMNS]
+        lineage = [c.name for c in LINEAGE]
+        canonical = [n for n in OPPORTUNITIES.names if n not in lineage]
+        assert [*canonical, *links, *lineage, "competitor"] == staged.column_names
         assert [("Verbal Commit", "Globex")] == [
             (r["stage_name"], r["competitor"]) for r in staged.to_pylist()
         ]
@@ -150,7 +161,7 @@ class TestBuildStaging:
         with pytest.raises(ConfigurationError, match="Nope"):
             build_staging(lake)
 
-        assert ["failed"] * 4 == lake.read(STAGING_LOG).column("status").to_pylist()
+        assert ["failed"] * 5 == lake.read(STAGING_LOG).column("status").to_pylist()
 
     def test_unknown_table(self, lake):
         """Asking for a table that does not exist is a configuration error."""

@@ -39,7 +39,8 @@ LINK_COLUMNS = (
     "link_reason",
 )
 
-_NULL = pa.scalar(None, pa.large_string())
+# Not pa.scalar(None, ...): that probes for pandas (a second of import time).
+_NULL = pa.nulls(1, pa.large_string())[0]
 
 
 class _Lookup(typing.NamedTuple):

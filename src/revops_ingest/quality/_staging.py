@@ -63,6 +63,7 @@ STAGING_CHECKS: Mapping[str, tuple[tuple[str, ...], Callable[[Checker], Checker]
     "/RevOps/Staging/accounts": (("account_id",), _keyed("account_id")),
     "/RevOps/Staging/contacts": (("contact_id",), _keyed("contact_id")),
     "/RevOps/Staging/activities": (("activity_id",), _keyed("activity_id")),
+    "/RevOps/Telemetry/support_tickets": (("ticket_id",), _keyed("ticket_id")),
 }
 """Each staging dataset: the columns its checks read, and the checks (the seed's:
 not empty, ids non-null and unique, stages valid; plus a row-count drop of at most

@@ -1,4 +1,4 @@
-"""``build_staging``: the raw lake datasets into the four staging datasets, audited."""
+"""``build_staging``: the raw lake datasets into the staging datasets, audited."""
 
 from __future__ import annotations
 
@@ -19,8 +19,33 @@ from revops_ingest.staging._config import (
     field_map_from_table,
     stage_map_from_table,
 )
+from revops_ingest.staging._hubspot import (
+    HUBSPOT,
+    stage_hubspot_companies,
+    stage_hubspot_contacts,
+    stage_hubspot_deals,
+    stage_hubspot_engagements,
+)
 from revops_ingest.staging._run import run
 from revops_ingest.staging._salesforce import PLANS, SALESFORCE, options_for
+from revops_ingest.staging._schemas import SCHEMAS
+from revops_ingest.staging._unify import (
+    DEFAULT_PRIMARY_SOURCE,
+    PRIMARY_SOURCE_DATASET,
+    UnifiedTable,
+    UnifyReport,
+    primary_source_from_table,
+    unify_accounts,
+    unify_opportunities,
+    unify_records,
+)
+from revops_ingest.staging._zendesk import (
+    SUPPORT_SUMMARY,
+    SUPPORT_TICKETS,
+    SupportTicketsReport,
+    stage_support_tickets,
+    support_summary,
+)
 
 
 if typing.TYPE_CHECKING:
@@ -28,10 +53,14 @@ if typing.TYPE_CHECKING:
 
     from revops_ingest._lake import Lake
     from revops_ingest.quality import Notifier
-    from revops_ingest.staging._result import StagingReport
+    from revops_ingest.staging._result import StagingReport, StagingResult
 
 
 __all__ = [
+    "ACCOUNT_ID_MAP",
+    "ACCOUNT_MAPPING",
+    "DOMAIN_MAPPING",
+    "MATCHING_RULES",
     "STAGING_DATASETS",
     "STAGING_LOG",
     "STAGING_LOG_SCHEMA",
@@ -49,8 +78,19 @@ STAGING_DATASETS: Mapping[str, str] = {
     "accounts": "/RevOps/Staging/accounts",
     "contacts": "/RevOps/Staging/contacts",
     "activities": "/RevOps/Staging/activities",
+    "support_tickets": SUPPORT_TICKETS,
 }
-"""Staging table -> its dataset path."""
+"""Staging table -> its dataset path. ``support_tickets`` also writes the
+per-account ``/RevOps/Telemetry/support_summary``."""
+
+DOMAIN_MAPPING = "/RevOps/Reference/account_domain_mapping"
+"""``domain`` -> ``account_id``: how tickets (and events) find their account."""
+
+_ZENDESK_RAW = {
+    "tickets": "/Zendesk/Raw/Tickets",
+    "users": "/Zendesk/Raw/Users",
+    "organizations": "/Zendesk/Raw/Organizations",
+}
 
 _SOURCES: Mapping[str, tuple[str, ...]] = {
     "opportunities": ("Opportunity",),
@@ -58,6 +98,34 @@ _SOURCES: Mapping[str, tuple[str, ...]] = {
     "contacts": ("Contact",),
     "activities": ("Task", "Event"),
 }
+_HUBSPOT_SOURCES: Mapping[str, str] = {
+    "opportunities": "deals",
+    "accounts": "companies",
+    "contacts": "contacts",
+    "activities": "engagements",
+}
+_HUBSPOT_ASSOCIATIONS: Mapping[str, tuple[str, ...]] = {
+    "opportunities": ("deal_company_associations",),
+    "accounts": (),
+    "contacts": ("contact_company_associations",),
+    "activities": ("engagement_associations",),
+}
+
+ACCOUNT_ID_MAP = "/RevOps/Staging/account_id_map"
+"""``source_system``, ``source_id`` -> ``unified_id``: every source account's
+unified account (the crosswalk :func:`build_staging` writes with ``accounts``)."""
+
+MATCHING_RULES = "/RevOps/Config/account_matching_rules"
+"""The seed's matching rules config table (see ``docs/matching.md``)."""
+
+ACCOUNT_MAPPING = "/RevOps/Config/account_mapping"
+"""Manual account pairs: ``left_id`` (Salesforce), ``right_id`` (HubSpot) and
+optionally ``action`` (``map``, ``pin``, ``veto``)."""
+
+
+def _hubspot_raw(name: str) -> str:
+    return f"/{HUBSPOT}/Raw/{name}"
+
 
 _TS = pa.timestamp("us", tz="UTC")
 _LOG_FIELDS: list[pa.Field[typing.Any]] = [
@@ -86,6 +154,9 @@ _LOG_FIELDS: list[pa.Field[typing.Any]] = [
     pa.field("message", pa.string()),
     pa.field("error_type", pa.string()),
     pa.field("library_version", pa.string(), nullable=False),
+    # Added with the support-ticket telemetry: counts a table reports beyond the
+    # common ones (linked, ambiguous and unlinked tickets), as a JSON object.
+    pa.field("details", pa.string()),
 ]
 STAGING_LOG_SCHEMA = pa.schema(_LOG_FIELDS)
 """The Arrow schema of ``/RevOps/Audit/staging_log``."""
@@ -119,6 +190,9 @@ class StagingRun:
         message: Why it was skipped or failed, or what to know (a raw dataset
             of several that is missing).
         error_type: The exception class of a failure.
+        source_system: The system the raw datasets came from.
+        details: Counts beyond the common ones, as JSON (the unification of
+            Salesforce and HubSpot, the linking of tickets).
     """
 
     run_id: str
@@ -128,10 +202,12 @@ class StagingRun:
     started_at: dt.datetime
     finished_at: dt.datetime
     raw_datasets: tuple[str, ...] = ()
-    report: StagingReport | None = None
+    report: StagingReport | SupportTicketsReport | None = None
     commit_id: str | None = None
     message: str | None = None
     error_type: str | None = None
+    source_system: str = SALESFORCE
+    details: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -148,14 +224,23 @@ class StagingRun:
             "status": self.status,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
-            "source_system": SALESFORCE,
+            "source_system": self.source_system,
             "raw_datasets": list(self.raw_datasets),
             "commit_id": self.commit_id,
             "message": self.message,
             "error_type": self.error_type,
             "library_version": _library_version(),
+            "details": self.details,
         }
-        if report is not None:
+        if isinstance(report, SupportTicketsReport):
+            row |= {
+                "rows_in": report.rows_in,
+                "rows_out": report.rows_out,
+                "superseded": report.superseded,
+                "deleted": report.deleted,
+                "missing_id": report.missing_id,
+            }
+        elif report is not None:
             row |= {
                 "schema_version": report.schema_version,
                 "rows_in": report.rows_in,
@@ -188,7 +273,7 @@ def build_staging(
     notifiers: Mapping[str, Notifier] | None = None,
     dry_run: bool = False,
 ) -> list[StagingRun]:
-    """Stage the Salesforce raw datasets of *lake* into the staging datasets.
+    """Stage the raw datasets of *lake* into the staging datasets.
 
     Reads ``/Salesforce/Raw/{Opportunity,Account,Contact,Task,Event}`` and the
     config datasets ``/RevOps/Config/stage_map`` and
@@ -198,9 +283,17 @@ def build_staging(
     per staging table to ``/RevOps/Audit/staging_log``. A staging table whose raw
     datasets are all missing is skipped, not an error.
 
+    ``support_tickets`` stages ``/Zendesk/Raw/{Tickets,Users,Organizations}`` into
+    ``/RevOps/Telemetry/support_tickets``, linking each ticket to an account
+    through ``/RevOps/Reference/account_domain_mapping`` (``domain``,
+    ``account_id``), the staged accounts' domains and the organizations' domains,
+    and writes the per-account ``/RevOps/Telemetry/support_summary``; the log
+    row's ``details`` counts linked, ambiguous and unlinked tickets.
+
     Args:
         lake: The lake holding the raw, config and staging datasets.
-        tables: Stage only these tables (default: all four).
+        tables: Stage only these tables (default: all of
+            :data:`STAGING_DATASETS`).
         keep_deleted: Keep deleted records, flagged, instead of dropping them.
         default_currency: Currency of opportunity amounts when the org has none.
         check: Then run the seed's quality checks on every staging dataset,
@@ -233,10 +326,19 @@ def build_staging(
     errors: list[RevOpsIngestError] = []
     started = _now()
     try:
-        stage_map = (
-            stage_map_from_table(lake.read(STAGE_MAP_DATASET))
-            if lake.exists(STAGE_MAP_DATASET)
+        stage_table = (
+            lake.read(STAGE_MAP_DATASET) if lake.exists(STAGE_MAP_DATASET) else None
+        )
+        stage_map = stage_map_from_table(stage_table) if stage_table is not None else {}
+        hubspot_stage_map = (
+            stage_map_from_table(stage_table, source_system=HUBSPOT)
+            if stage_table is not None
             else {}
+        )
+        primary = (
+            primary_source_from_table(lake.read(PRIMARY_SOURCE_DATASET))
+            if lake.exists(PRIMARY_SOURCE_DATASET)
+            else dict(DEFAULT_PRIMARY_SOURCE)
         )
         field_table = (
             lake.read(FIELD_MAP_DATASET) if lake.exists(FIELD_MAP_DATASET) else None
@@ -261,19 +363,17 @@ def build_staging(
         ]
         _log(lake, runs)
         raise
+    crm = _Crm(
+        lake=lake,
+        stage_map=stage_map,
+        hubspot_stage_map=hubspot_stage_map,
+        field_table=field_table,
+        keep_deleted=keep_deleted,
+        default_currency=default_currency,
+        primary=primary,
+    )
     for name in names:
-        runs.append(
-            _stage_one(
-                lake,
-                run_id,
-                name,
-                stage_map=stage_map,
-                field_table=field_table,
-                keep_deleted=keep_deleted,
-                default_currency=default_currency,
-                errors=errors,
-            )
-        )
+        runs.extend(_stage_one(crm, run_id, name, errors=errors))
     _log(lake, runs)
     if check:
         from revops_ingest.quality import check_staging  # noqa: PLC0415 - a cycle
@@ -315,76 +415,323 @@ def _failed(
     )
 
 
-def _stage_one(
-    lake: Lake,
-    run_id: str,
-    name: str,
-    *,
-    stage_map: Mapping[str, str],
-    field_table: pa.Table | None,
-    keep_deleted: bool,
-    default_currency: str,
-    errors: list[RevOpsIngestError],
-) -> StagingRun:
-    started = _now()
-    objects = _SOURCES[name]
-    present = [o for o in objects if lake.exists(_raw_dataset(o))]
-    absent = [_raw_dataset(o) for o in objects if o not in present]
-    raw_paths = tuple(_raw_dataset(o) for o in present)
-    if not present:
-        return StagingRun(
-            run_id=run_id,
-            dataset=STAGING_DATASETS[name],
-            staging_table=name,
-            status="skipped",
-            started_at=started,
-            finished_at=_now(),
-            message=f"no raw dataset: {', '.join(absent)} not found",
-        )
-    try:
-        inputs = []
-        for object_type in present:
-            raw = lake.read(_raw_dataset(object_type))
-            field_map = (
-                {}
-                if field_table is None
-                else field_map_from_table(
-                    field_table, object_type=object_type, fields=raw.column_names
+@attrs.define
+class _Crm:
+    """What the CRM tables of one build share: options, staged sources, accounts.
+
+    Each source object is staged once per build, and the account unification
+    (which opportunities, contacts and activities are re-pointed through) is
+    computed once, whichever table asks first.
+    """
+
+    lake: Lake
+    stage_map: Mapping[str, str]
+    hubspot_stage_map: Mapping[str, str]
+    field_table: pa.Table | None
+    keep_deleted: bool
+    default_currency: str
+    primary: Mapping[str, str]
+    staged: dict[tuple[str, str], StagingResult[pa.Table] | None] = attrs.Factory(dict)
+    unified_accounts: UnifiedTable | None = None
+
+    def has_hubspot(self) -> bool:
+        return any(self.lake.exists(_hubspot_raw(o)) for o in _HUBSPOT_SOURCES.values())
+
+    def salesforce(self, name: str) -> StagingResult[pa.Table] | None:
+        key = (SALESFORCE, name)
+        if key not in self.staged:
+            present = [o for o in _SOURCES[name] if self.lake.exists(_raw_dataset(o))]
+            inputs = []
+            for object_type in present:
+                raw = self.lake.read(_raw_dataset(object_type))
+                field_map = (
+                    {}
+                    if self.field_table is None
+                    else field_map_from_table(
+                        self.field_table,
+                        object_type=object_type,
+                        fields=raw.column_names,
+                    )
                 )
+                options = options_for(
+                    stage_map=self.stage_map,
+                    field_map=field_map,
+                    keep_deleted=self.keep_deleted,
+                    default_currency=self.default_currency,
+                )
+                inputs.append((PLANS[object_type], raw, options))
+            self.staged[key] = run(inputs) if inputs else None
+        return self.staged[key]
+
+    def hubspot(self, name: str) -> StagingResult[pa.Table] | None:
+        key = (HUBSPOT, name)
+        if key not in self.staged:
+            path = _hubspot_raw(_HUBSPOT_SOURCES[name])
+            self.staged[key] = (
+                self._stage_hubspot(name, self.lake.read(path))
+                if self.lake.exists(path)
+                else None
             )
-            options = options_for(
-                stage_map=stage_map,
-                field_map=field_map,
-                keep_deleted=keep_deleted,
-                default_currency=default_currency,
+        return self.staged[key]
+
+    def _stage_hubspot(self, name: str, raw: pa.Table) -> StagingResult[pa.Table]:
+        associations = [
+            self.lake.read(_hubspot_raw(a))
+            for a in _HUBSPOT_ASSOCIATIONS[name]
+            if self.lake.exists(_hubspot_raw(a))
+        ]
+        links = pa.concat_tables(associations) if associations else None
+        keep = self.keep_deleted
+        if name == "opportunities":
+            return stage_hubspot_deals(
+                raw,
+                associations=links,
+                stage_map=self.hubspot_stage_map,
+                default_currency=self.default_currency,
+                keep_deleted=keep,
             )
-            inputs.append((PLANS[object_type], raw, options))
-        result = run(inputs)
-        report = result.report
+        if name == "accounts":
+            return stage_hubspot_companies(raw, keep_deleted=keep)
+        if name == "contacts":
+            return stage_hubspot_contacts(raw, associations=links, keep_deleted=keep)
+        return stage_hubspot_engagements(raw, associations=links, keep_deleted=keep)
+
+    def accounts(self) -> UnifiedTable:
+        if self.unified_accounts is None:
+            sf, hs = self.salesforce("accounts"), self.hubspot("accounts")
+            lake = self.lake
+            self.unified_accounts = unify_accounts(
+                sf.table if sf is not None else None,
+                hs.table if hs is not None else None,
+                primary=self.primary["accounts"],
+                rules=lake.read(MATCHING_RULES)
+                if lake.exists(MATCHING_RULES)
+                else None,
+                manual=lake.read(ACCOUNT_MAPPING)
+                if lake.exists(ACCOUNT_MAPPING)
+                else None,
+            )
+        return self.unified_accounts
+
+    def account_map(self) -> pa.Table | None:
+        """The id map, or ``None`` when every account id is its own (no HubSpot)."""
+        if not self.has_hubspot() and self.primary["accounts"] == SALESFORCE:
+            return None
+        return self.accounts().id_map
+
+    def unify(self, name: str) -> tuple[pa.Table, UnifyReport | None]:
+        sf, hs = self.salesforce(name), self.hubspot(name)
+        sf_table = sf.table if sf is not None else None
+        hs_table = hs.table if hs is not None else None
+        if name == "accounts":
+            unified = self.accounts()
+            return unified.table, unified.report
+        if name == "opportunities":
+            result = unify_opportunities(
+                sf_table,
+                hs_table,
+                account_map=self.account_map(),
+                primary=self.primary["opportunities"],
+            )
+            return result.table, result.report
+        key = SCHEMAS[name].key
+        return unify_records(
+            [sf_table, hs_table], key=key, account_map=self.account_map()
+        ), None
+
+
+def _stage_one(
+    crm: _Crm, run_id: str, name: str, *, errors: list[RevOpsIngestError]
+) -> list[StagingRun]:
+    started = _now()
+    lake = crm.lake
+    if name == "support_tickets":
+        return [_stage_support(lake, run_id, errors=errors)]
+    objects = _SOURCES[name]
+    sf_present = [o for o in objects if lake.exists(_raw_dataset(o))]
+    hs_path = _hubspot_raw(_HUBSPOT_SOURCES[name])
+    hs_present = lake.exists(hs_path)
+    absent = [_raw_dataset(o) for o in objects if o not in sf_present]
+    sf_paths = tuple(_raw_dataset(o) for o in sf_present)
+    dataset = STAGING_DATASETS[name]
+    if not sf_present and not hs_present:
+        return [
+            StagingRun(
+                run_id=run_id,
+                dataset=dataset,
+                staging_table=name,
+                status="skipped",
+                started_at=started,
+                finished_at=_now(),
+                message=f"no raw dataset: {', '.join([*absent, hs_path])} not found",
+            )
+        ]
+    systems = [SALESFORCE] * bool(sf_present) + [HUBSPOT] * hs_present
+    paths = {SALESFORCE: sf_paths, HUBSPOT: (hs_path,)}
+    try:
+        reports = {
+            SALESFORCE: crm.salesforce(name),
+            HUBSPOT: crm.hubspot(name),
+        }
+        table, unified = crm.unify(name)
+        if name == "accounts" and (crm.has_hubspot() or unified is not None):
+            lake.write(
+                ACCOUNT_ID_MAP,
+                crm.accounts().id_map,
+                properties={"staging_run_id": run_id},
+            )
         commit = lake.write(
-            STAGING_DATASETS[name],
-            result.table,
+            dataset,
+            table,
             properties={
                 "staging_run_id": run_id,
-                "schema_version": report.schema_version,
-                "rows_in": report.rows_in,
-                "rows_out": report.rows_out,
+                "schema_version": SCHEMAS[name].version,
+                "rows_out": table.num_rows,
+                "source_systems": systems,
             },
         )
     except RevOpsIngestError as exc:
         errors.append(exc)
-        return _failed(run_id, name, started=started, raw=raw_paths, exc=exc)
+        return [
+            attrs.evolve(
+                _failed(run_id, name, started=started, raw=paths[system], exc=exc),
+                source_system=system,
+            )
+            for system in systems
+        ]
+    details = (
+        json.dumps(
+            {
+                "primary": unified.primary,
+                "rows_in": dict(unified.rows_in),
+                "rows_out": unified.rows_out,
+                "merged": unified.merged,
+                "by_rule": dict(unified.by_rule),
+                "ambiguous": unified.ambiguous,
+            },
+            sort_keys=True,
+        )
+        if unified is not None and hs_present
+        else None
+    )
+    runs = []
+    for system in systems:
+        result = reports[system]
+        assert result is not None
+        runs.append(
+            StagingRun(
+                run_id=run_id,
+                dataset=dataset,
+                staging_table=name,
+                status="success",
+                started_at=started,
+                finished_at=_now(),
+                raw_datasets=paths[system],
+                report=result.report,
+                commit_id=commit.commit_id,
+                message=(
+                    f"staged without {', '.join(absent)} (not found)"
+                    if absent and system == SALESFORCE
+                    else None
+                ),
+                source_system=system,
+                details=details,
+            )
+        )
+    return runs
+
+
+def _stage_support(
+    lake: Lake, run_id: str, *, errors: list[RevOpsIngestError]
+) -> StagingRun:
+    """Zendesk tickets into ``support_tickets`` and the per-account summary.
+
+    Accounts are found through :data:`DOMAIN_MAPPING` first, then the domains of
+    ``/RevOps/Staging/accounts`` (staged just before, when present), then the
+    organizations' ``domain_names``.
+    """
+    started = _now()
+    dataset = STAGING_DATASETS["support_tickets"]
+    if not lake.exists(_ZENDESK_RAW["tickets"]):
+        return StagingRun(
+            run_id=run_id,
+            dataset=dataset,
+            staging_table="support_tickets",
+            status="skipped",
+            started_at=started,
+            finished_at=_now(),
+            message=f"no raw dataset: {_ZENDESK_RAW['tickets']} not found",
+            source_system="Zendesk",
+        )
+    from revops_ingest.sources.zendesk import raw_schema  # noqa: PLC0415 - lazy
+
+    read = [path for path in _ZENDESK_RAW.values() if lake.exists(path)]
+    absent = [path for path in _ZENDESK_RAW.values() if path not in read]
+    try:
+        raw = {
+            name: lake.read(path) if path in read else raw_schema(name).empty_table()
+            for name, path in _ZENDESK_RAW.items()
+        }
+        mapping = lake.read(DOMAIN_MAPPING) if lake.exists(DOMAIN_MAPPING) else None
+        accounts_path = STAGING_DATASETS["accounts"]
+        accounts = (
+            lake.read(accounts_path, columns=["account_id", "domain"])
+            if lake.exists(accounts_path)
+            else None
+        )
+        tickets, report = stage_support_tickets(
+            raw["tickets"],
+            raw["users"],
+            raw["organizations"],
+            mapping,
+            accounts=accounts,
+        )
+        properties = {
+            "staging_run_id": run_id,
+            "rows_in": report.rows_in,
+            "rows_out": report.rows_out,
+        }
+        commit = lake.write(dataset, tickets, properties=properties)
+        lake.write(
+            SUPPORT_SUMMARY,
+            support_summary(tickets, as_of=started),
+            properties={"staging_run_id": run_id, "as_of": started.isoformat()},
+        )
+    except RevOpsIngestError as exc:
+        errors.append(exc)
+        failed = _failed(
+            run_id, "support_tickets", started=started, raw=tuple(read), exc=exc
+        )
+        return attrs.evolve(failed, source_system="Zendesk")
+    note = (
+        f"{report.unlinked} ticket(s) not linked to an account, "
+        f"{report.ambiguous} ambiguous"
+    )
+    if absent:
+        note += f"; staged without {', '.join(absent)} (not found)"
     return StagingRun(
         run_id=run_id,
-        dataset=STAGING_DATASETS[name],
-        staging_table=name,
+        dataset=dataset,
+        staging_table="support_tickets",
         status="success",
         started_at=started,
         finished_at=_now(),
-        raw_datasets=raw_paths,
+        raw_datasets=tuple(read),
         report=report,
         commit_id=commit.commit_id,
-        message=(f"staged without {', '.join(absent)} (not found)" if absent else None),
+        message=note,
+        source_system="Zendesk",
+        details=json.dumps(
+            {
+                "linked": report.linked,
+                "ambiguous": report.ambiguous,
+                "unlinked": report.unlinked,
+                "by_method": dict(report.by_method),
+                "unknown_requesters": report.unknown_requesters,
+                "unknown_organizations": report.unknown_organizations,
+            },
+            sort_keys=True,
+        ),
     )
 
 

@@ -22,6 +22,7 @@ from revops_ingest.testing._emulator import (
     route,
 )
 from revops_ingest.testing._example import ExampleCrmEmulator, ExampleCrmSource
+from revops_ingest.testing._hubspot import HubSpotEmulator
 from revops_ingest.testing._notifiers import (
     Incident,
     PagerDutyEmulator,
@@ -35,6 +36,7 @@ from revops_ingest.testing._storage import (
     gcs_emulator,
     moto_s3_server,
 )
+from revops_ingest.testing._zendesk import ZendeskEmulator
 
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "Fault",
     "FaultHandle",
     "GCSServer",
+    "HubSpotEmulator",
     "Incident",
     "PagerDutyEmulator",
     "RecordedRequest",
@@ -53,6 +56,7 @@ __all__ = [
     "SalesforceEmulator",
     "SlackMessage",
     "SlackWebhookEmulator",
+    "ZendeskEmulator",
     "gcs_emulator",
     "moto_s3_server",
     "route",
