@@ -256,6 +256,28 @@ class TestMatchAccounts:
         assert 0 == match_accounts(left, right).num_rows
         assert 1 == match_accounts(left, right.drop_columns(["country"])).num_rows
 
+    def test_domain_label_guard(self):
+        """Alike names on sites with different own labels are not linked by name."""
+        left = pa.table(
+            {
+                "account_id": ["l1", "l2"],
+                "name": ["Merck & Co., Inc.", "Atlassian Corporation"],
+                "website": ["https://www.merck.com", "atlassian.com"],
+            }
+        )
+        right = pa.table(
+            {
+                "account_id": ["r1", "r2"],
+                "name": ["Merck Co", "Atlassian Corp"],
+                "domain": ["merckgroup.com", "www.atlassian.com.au"],
+            }
+        )
+
+        rows = _rows(match_accounts(left, right))
+
+        assert ("l1", "r1") not in rows  # merck.com vs merckgroup.com
+        assert ("fuzzy_name", "linked") == rows[("l2", "r2")]  # same label
+
     def test_partition_by(self):
         """Automatic rules only link within equal partition values."""
         left = LEFT.append_column("tenant", pa.array(["x"] * 6))

@@ -79,6 +79,7 @@ class _Side:
     name_sorted: AnyArray
     eligible: BoolArray
     digits: AnyArray
+    domain_label: AnyArray
     country: AnyArray
     partition: AnyArray | None
 
@@ -129,13 +130,17 @@ def _prepare(
     partition = None
     if partition_by is not None:
         partition = pc.fill_null(pc.take(text(table, partition_by), order), "")
+    domain_key = pc.take(text(table, "domain_key"), order)
     return _Side(
         ids=ids,
-        domain_key=pc.take(text(table, "domain_key"), order),
+        domain_key=domain_key,
         name_key=name_key,
         name_sorted=name_sorted,
         eligible=normaliser.eligible(name_key),
         digits=digits,
+        # The registrable domain's own label: "merck" of merck.com, "acme" of
+        # acme.co.uk (the domain key is already reduced to the registrable domain).
+        domain_label=pc.replace_substring_regex(domain_key, r"\..*$", ""),
         country=country,
         partition=partition,
     )
@@ -541,7 +546,13 @@ def _fuzzy_candidates(
 
 
 def _guards(left: _Side, right: _Side, candidates: Candidates) -> BoolArray:
-    """Digits must agree, and countries where both are known."""
+    """Digits must agree; countries, and domains' own labels, where both are known.
+
+    Two names alike on websites whose registrable labels differ (merck.com and
+    merckgroup.com, db.com and deutschebahn.com, neste.com and nestle.com) are
+    two companies far more often than one; the same label under another suffix
+    (acme.com and acme.co.uk) does not stop a link.
+    """
     if not len(candidates):
         return np.zeros(0, np.bool_)
     li = pa.array(candidates.left)
@@ -550,7 +561,11 @@ def _guards(left: _Side, right: _Side, candidates: Candidates) -> BoolArray:
     lc = pc.take(left.country, li)
     rc = pc.take(right.country, ri)
     country_ok = pc.fill_null(pc.equal(lc, rc), pa.scalar(value=True))
-    ok = pc.and_(same_digits, country_ok)
+    label_ok = pc.fill_null(
+        pc.equal(pc.take(left.domain_label, li), pc.take(right.domain_label, ri)),
+        pa.scalar(value=True),
+    )
+    ok = pc.and_(pc.and_(same_digits, country_ok), label_ok)
     if left.partition is not None and right.partition is not None:
         ok = pc.and_(
             ok, pc.equal(pc.take(left.partition, li), pc.take(right.partition, ri))
