@@ -627,6 +627,25 @@ class TestInputs:
         with pytest.raises(TypeError, match="lazy"):
             stage_activities(tasks=tasks, events=pl.from_arrow(tasks).lazy())
 
+    def test_lazy_tasks_and_events_stack(self):
+        """Lazy polars Tasks and Events stage together: timestamp units aligned."""
+        pl = pytest.importorskip("polars")
+        tasks = raw_table("Task", [{"Id": sf_id("00T", 1), "SystemModstamp": at(1)}])
+        events = raw_table(
+            "Event",
+            [{"Id": sf_id("00U", 1), "SystemModstamp": at(1), "EndDateTime": at(2)}],
+        )
+
+        result = stage_activities(
+            tasks=pl.from_arrow(tasks).lazy(), events=pl.from_arrow(events).lazy()
+        )
+
+        table = result.table.collect().to_arrow()
+        assert pa.timestamp("us", tz="UTC") == table.schema.field("ends_at").type
+        assert [None, at(2)] == table.sort_by("activity_id").column(
+            "ends_at"
+        ).to_pylist()
+
     @pytest.mark.parametrize("currency", ["usd", "EURO", 3])
     def test_rejects_bad_currency(self, currency):
         """The default currency must be an ISO 4217 code."""

@@ -111,7 +111,31 @@ def _combine(
             for flag in flags.values()
         ]
         frames.append(frame.select(*exprs))
-    return nw.concat(frames, how="vertical"), flags, extras
+    return nw.concat(_aligned(frames), how="vertical"), flags, extras
+
+
+def _aligned(frames: list[nw.LazyFrame[typing.Any]]) -> list[nw.LazyFrame[typing.Any]]:
+    """Frames whose datetime columns agree on one type, as a vertical concat needs.
+
+    One object may carry a source's millisecond timestamps where another has
+    none (a null of the canonical microsecond type), say Event's ``EndDateTime``
+    and Task's missing ``ends_at``; polars refuses to stack those. Such columns
+    are cast to microseconds, UTC: the canonical type.
+    """
+    schemas = [frame.collect_schema() for frame in frames]
+    mixed = [
+        name
+        for name in schemas[0].names()
+        if len({str(schema[name]) for schema in schemas}) > 1
+        and all(schema[name] == nw.Datetime for schema in schemas)
+    ]
+    if not mixed:
+        return frames
+    canonical = nw.Datetime(time_unit="us", time_zone="UTC")
+    return [
+        frame.with_columns(*(nw.col(name).cast(canonical) for name in mixed))
+        for frame in frames
+    ]
 
 
 def _canonical(table: pa.Table, schema: TableSchema) -> pa.Table:
