@@ -388,6 +388,11 @@ def vendor_error(body: bytes) -> tuple[str | None, str | None]:
     return code, message
 
 
+def _unchanged(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """A requests auth that adds nothing (our :class:`Auth` applies afterwards)."""
+    return request
+
+
 def _read_body(response: requests.Response) -> bytes:
     """The whole body in one read, failures mapped as ``iter_content`` maps them."""
     try:
@@ -829,6 +834,8 @@ class _Call:
             json=self.json,
             data=self.data,
             headers=headers,
+            # With our own auth, requests need not look for ~/.netrc each time.
+            auth=_unchanged if self.authenticate and client.auth is not None else None,
         )
         prepared = client.session.prepare_request(request)
         if self.authenticate and client.auth is not None:

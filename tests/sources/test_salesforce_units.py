@@ -217,6 +217,26 @@ class TestPages:
             == (first["SystemModstamp"])
         )
 
+    def test_pretty_printed_pages_take_the_fast_path_too(self):
+        """A page with newlines between tokens converts in C++ like a compact one."""
+        plan = plan_from_describe(DESCRIBE)
+        records = [
+            record(Id="001A", Name="Acme", SystemModstamp="2024-05-01T12:00:00.000Z"),
+            record(Id="001B", Name="Line\nbreak", SystemModstamp=None),
+        ]
+        compact = page(records)
+        pretty = json.dumps(json.loads(compact), indent=2).encode()
+        assert b"\n" not in compact
+        assert b"\n" in pretty
+
+        fast_compact = page_from_body(compact, plan)
+        fast_pretty = page_from_body(pretty, plan)
+
+        assert fast_compact is not None
+        assert fast_pretty is not None
+        assert fast_compact.batch.equals(fast_pretty.batch)
+        assert "Line\nbreak" == fast_pretty.batch.column("Name")[1].as_py()
+
     def test_unexpected_json_types_take_the_python_path(self):
         """Numbers and objects in anyType fields become text, off the fast path."""
         plan = plan_from_describe(DESCRIBE)

@@ -186,9 +186,12 @@ class Field:
 
 
 def _reader_type(field: Field) -> pa.DataType:
-    # The JSON reader parses ISO timestamps itself, but not dates: read those as
-    # text and cast the whole column afterwards.
-    return pa.string() if field.arrow == pa.date32() else field.arrow
+    # Dates and timestamps are read as text and cast column by column afterwards:
+    # the JSON reader does not parse dates, and its own timestamp parsing costs
+    # more than a cast of the whole column (0.18 against 0.07 us a record).
+    if field.arrow == pa.date32() or pa.types.is_timestamp(field.arrow):
+        return pa.string()
+    return field.arrow
 
 
 @attrs.frozen(kw_only=True)
@@ -393,7 +396,10 @@ def page_from_body(body: bytes, plan: ObjectPlan) -> Page | None:
             parse_options=pa_json.ParseOptions(
                 explicit_schema=plan.json_schema,
                 unexpected_field_behavior="ignore",
-                newlines_in_values=True,
+                # Salesforce sends one line; a pretty-printed page (a proxy, a
+                # test) has newlines between tokens. The slower newline-tolerant
+                # parse (~0.2 us a record) only when there is one.
+                newlines_in_values=b"\n" in body,
             ),
         )
     except pa.ArrowException:
