@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import itertools
 
 import hypothesis.strategies as st
 import numpy as np
@@ -145,6 +146,29 @@ class TestDuplicates:
 
         with pytest.raises(pa.ArrowNotImplementedError):
             _kernels.duplicates([column])
+
+
+class TestTakeRows:
+    @settings(max_examples=100, deadline=None)
+    @given(
+        values=st.lists(_STRINGS, min_size=1, max_size=60),
+        cuts=st.lists(st.integers(0, 60), max_size=5),
+        data=st.data(),
+    )
+    def test_chunk_by_chunk_take_equals_take(self, values, cuts, data):
+        """Taking ascending rows chunk by chunk gives what a plain take gives."""
+        bounds = sorted({0, len(values), *(c for c in cuts if c < len(values))})
+        column = pa.chunked_array(
+            [pa.array(values[a:b], pa.string()) for a, b in itertools.pairwise(bounds)],
+            type=pa.string(),
+        )
+        rows = np.array(
+            sorted(data.draw(st.sets(st.integers(0, len(values) - 1)))), np.int64
+        )
+
+        taken = _kernels._take_rows(column, rows)
+
+        assert column.take(pa.array(rows, pa.int64())).to_pylist() == taken.to_pylist()
 
 
 class TestInvalidValues:

@@ -447,14 +447,34 @@ def _hashes(
     return keys, valid_all
 
 
+def _take_rows(
+    column: AnyChunked, rows: np.ndarray[typing.Any, typing.Any]
+) -> AnyChunked:
+    """``column.take(rows)`` chunk by chunk, for ascending *rows*.
+
+    A take on a chunked string column concatenates its chunks first: for 5 M
+    18-character ids, ~100 MB copied to pick a few thousand rows.
+    """
+    if column.num_chunks <= 1:
+        return column.take(pa.array(rows, pa.int64()))
+    lengths = np.fromiter((len(c) for c in column.chunks), np.int64, column.num_chunks)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    which = np.searchsorted(starts, rows, side="right") - 1
+    pieces = [
+        column.chunk(int(chunk)).take(pa.array(rows[which == chunk] - starts[chunk]))
+        for chunk in np.unique(which)
+    ]
+    return pa.chunked_array(pieces, type=column.type)
+
+
 def _exact(
     columns: Sequence[AnyChunked], rows: np.ndarray[typing.Any, typing.Any] | None
 ) -> tuple[int, int, int, list[typing.Any]]:
     """Group the key exactly (optionally only *rows*); return duplicate figures."""
     names = [f"k{i}" for i in range(len(columns))]
-    table = pa.Table.from_arrays(list(columns), names=names)
     if rows is not None:
-        table = table.take(pa.array(rows, pa.int64()))
+        columns = [_take_rows(column, rows) for column in columns]
+    table = pa.Table.from_arrays(list(columns), names=names)
     keep = None
     for name in names:
         valid = pc.is_valid(table.column(name))
