@@ -281,7 +281,11 @@ def _hubspot(
         for name in (
             "companies",
             "deals",
+            "contacts",
+            "engagements",
             "deal_company_associations",
+            "contact_company_associations",
+            "engagement_associations",
             "owners",
             "pipelines",
         ):
