@@ -30,7 +30,6 @@ lazy frame is refused then. Without associations lazy frames stay lazy.
 
 from __future__ import annotations
 
-import re
 import types
 import typing
 
@@ -41,7 +40,12 @@ import pyarrow.compute as _compute
 
 from revops_ingest.exceptions import ConfigurationError, SchemaError
 from revops_ingest.staging._frames import _is_lazy, _to_arrow
-from revops_ingest.staging._pipeline import SYNC_ID, ObjectPlan, Options
+from revops_ingest.staging._pipeline import (
+    SYNC_ID,
+    ObjectPlan,
+    Options,
+    validated_options,
+)
 from revops_ingest.staging._result import StagingResult
 from revops_ingest.staging._run import run
 from revops_ingest.staging._salesforce import domain_expr, stage_expr
@@ -279,7 +283,6 @@ _ENGAGEMENT_KINDS: tuple[tuple[str, str], ...] = (
 _TYPED_ENGAGEMENTS = ("calls", "emails", "meetings", "tasks")
 _CATCH_ALL = "notes"
 _CLOSED = ["Closed Lost", "Closed Won"]
-_CURRENCY = re.compile(r"[A-Z]{3}")
 _ASSOCIATION_COLUMNS = ("fromId", "toObjectType", "toId", "associationTypeId")
 
 
@@ -371,18 +374,6 @@ PLANS: Mapping[str, ObjectPlan] = types.MappingProxyType(
 # ------------------------------------------------------------------ options
 
 
-def _is_bool(value: object) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_text(value: object) -> bool:
-    return isinstance(value, str) and bool(value)
-
-
-def _is_currency(value: object) -> bool:
-    return isinstance(value, str) and _CURRENCY.fullmatch(value) is not None
-
-
 def hubspot_options_for(
     *,
     dataset: str,
@@ -411,30 +402,15 @@ def hubspot_options_for(
         raise ConfigurationError(
             f"dataset must be one of {', '.join(HUBSPOT_EXTRA_FIELDS)}, got {dataset!r}"
         )
-    if not _is_bool(keep_deleted):
-        raise ConfigurationError(
-            f"keep_deleted must be True or False, got {keep_deleted!r}"
-        )
-    if not _is_currency(default_currency):
-        raise ConfigurationError(
-            "default_currency must be an ISO 4217 code like 'USD', "
-            f"got {default_currency!r}"
-        )
-    stages = dict(DEFAULT_HUBSPOT_STAGE_MAP)
-    for stage, target in (stage_map or {}).items():
-        if not _is_text(stage) or target not in VALID_STAGES:
-            raise ConfigurationError(
-                f"stage map entry {stage!r} -> {target!r}: the target must be one "
-                f"of {', '.join(VALID_STAGES)}"
-            )
-        stages[stage] = target
-    given: dict[str, str] = {}
-    for field, column in (field_map or {}).items():
-        if not _is_text(field):
-            raise ConfigurationError(
-                f"field map keys are HubSpot property names, got {field!r}"
-            )
-        given[field] = column
+    options = validated_options(
+        fields_of="HubSpot property names",
+        default_stages=DEFAULT_HUBSPOT_STAGE_MAP,
+        stage_map=stage_map,
+        field_map=field_map,
+        keep_deleted=keep_deleted,
+        default_currency=default_currency,
+    )
+    given = dict(options.field_map)
     targets = set(given.values())
     fields = {
         field: column
@@ -442,12 +418,7 @@ def hubspot_options_for(
         if column not in targets
     }
     fields.update(given)
-    return Options(
-        keep_deleted=keep_deleted,
-        stage_map=stages,
-        default_currency=default_currency,
-        field_map=fields,
-    )
+    return attrs.evolve(options, field_map=fields)
 
 
 # ------------------------------------------------------------------ associations

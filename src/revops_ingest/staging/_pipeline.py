@@ -30,6 +30,7 @@ from revops_ingest.staging._native import (
     is_string,
     kinds_match,
 )
+from revops_ingest.staging._schemas import VALID_STAGES
 
 
 if typing.TYPE_CHECKING:
@@ -76,6 +77,68 @@ class Options:
     stage_map: Mapping[str, str]
     default_currency: str
     field_map: Mapping[str, str]
+
+
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def validated_options(
+    *,
+    fields_of: str,
+    default_stages: Mapping[str, str],
+    stage_map: Mapping[str, str] | None,
+    field_map: Mapping[str, str] | None,
+    keep_deleted: object,
+    default_currency: object,
+) -> Options:
+    """Check one staging call's options; the stage map goes on *default_stages*.
+
+    Args:
+        fields_of: What the field map's keys are, for messages ("Salesforce field
+            names", "HubSpot property names").
+        default_stages: The source's stage map before *stage_map*.
+        stage_map: Source stage -> RevOps stage, on top of *default_stages*.
+        field_map: Source field -> staging column.
+        keep_deleted: Keep deleted records (flagged) instead of dropping them.
+        default_currency: The ISO 4217 currency of amounts without one.
+
+    Raises:
+        ConfigurationError: *keep_deleted* is not a bool, *default_currency* not an
+            ISO 4217 code, a stage map target not a RevOps stage, or a field map
+            key not a non-empty string.
+    """
+    if not isinstance(keep_deleted, bool):
+        raise ConfigurationError(
+            f"keep_deleted must be True or False, got {keep_deleted!r}"
+        )
+    if not isinstance(default_currency, str) or not _CURRENCY.fullmatch(
+        default_currency
+    ):
+        raise ConfigurationError(
+            "default_currency must be an ISO 4217 code like 'USD', "
+            f"got {default_currency!r}"
+        )
+    stages = dict(default_stages)
+    for stage, target in (stage_map or {}).items():
+        given: object = stage  # callers pass whatever a config table held
+        if not isinstance(given, str) or not given or target not in VALID_STAGES:
+            raise ConfigurationError(
+                f"stage map entry {stage!r} -> {target!r}: the target must be one "
+                f"of {', '.join(VALID_STAGES)}"
+            )
+        stages[stage] = target
+    fields: dict[str, str] = {}
+    for field, column in (field_map or {}).items():
+        key: object = field
+        if not isinstance(key, str) or not key:
+            raise ConfigurationError(f"field map keys are {fields_of}, got {field!r}")
+        fields[field] = column
+    return Options(
+        keep_deleted=keep_deleted,
+        stage_map=stages,
+        default_currency=default_currency,
+        field_map=fields,
+    )
 
 
 @attrs.frozen(kw_only=True)

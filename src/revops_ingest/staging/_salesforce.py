@@ -8,7 +8,6 @@ deletes. The functions here turn them into the canonical tables.
 
 from __future__ import annotations
 
-import re
 import types
 import typing
 
@@ -16,7 +15,12 @@ import narwhals as nw
 
 from revops_ingest.exceptions import ConfigurationError
 from revops_ingest.staging._native import Op
-from revops_ingest.staging._pipeline import WORK_PREFIX, ObjectPlan, Options
+from revops_ingest.staging._pipeline import (
+    WORK_PREFIX,
+    ObjectPlan,
+    Options,
+    validated_options,
+)
 from revops_ingest.staging._run import run
 from revops_ingest.staging._schemas import (
     ACCOUNTS,
@@ -165,7 +169,6 @@ map provides one). Columns not listed are derived; see ``docs/staging.md``.
 """
 
 _MIDNIGHT = f"{WORK_PREFIX}midnight"
-_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 # ------------------------------------------------------------------ derivations
@@ -288,18 +291,6 @@ PLANS: Mapping[str, ObjectPlan] = types.MappingProxyType(
 # ------------------------------------------------------------------ options
 
 
-def _is_bool(value: object) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_text(value: object) -> bool:
-    return isinstance(value, str) and bool(value)
-
-
-def _is_currency(value: object) -> bool:
-    return isinstance(value, str) and _CURRENCY.fullmatch(value) is not None
-
-
 def options_for(
     *,
     stage_map: Mapping[str, str] | None,
@@ -307,35 +298,13 @@ def options_for(
     keep_deleted: bool,
     default_currency: str,
 ) -> Options:
-    if not _is_bool(keep_deleted):
-        raise ConfigurationError(
-            f"keep_deleted must be True or False, got {keep_deleted!r}"
-        )
-    if not _is_currency(default_currency):
-        raise ConfigurationError(
-            "default_currency must be an ISO 4217 code like 'USD', "
-            f"got {default_currency!r}"
-        )
-    stages = dict(DEFAULT_STAGE_MAP)
-    for stage, target in (stage_map or {}).items():
-        if not _is_text(stage) or target not in VALID_STAGES:
-            raise ConfigurationError(
-                f"stage map entry {stage!r} -> {target!r}: the target must be one "
-                f"of {', '.join(VALID_STAGES)}"
-            )
-        stages[stage] = target
-    fields: dict[str, str] = {}
-    for field, column in (field_map or {}).items():
-        if not _is_text(field):
-            raise ConfigurationError(
-                f"field map keys are Salesforce field names, got {field!r}"
-            )
-        fields[field] = column
-    return Options(
+    return validated_options(
+        fields_of="Salesforce field names",
+        default_stages=DEFAULT_STAGE_MAP,
+        stage_map=stage_map,
+        field_map=field_map,
         keep_deleted=keep_deleted,
-        stage_map=stages,
         default_currency=default_currency,
-        field_map=fields,
     )
 
 
