@@ -416,7 +416,7 @@ class TestState:
     def test_recent_is_bounded(self):
         """Past its limit, Recent keeps the newest stamps."""
         recent = Recent(limit=3)
-        recent.note([str(i) for i in range(10)], list(range(10)))
+        recent.note_many([str(i) for i in range(10)], list(range(10)))
         recent.prune(floor=0)
 
         assert {"7": 7, "8": 8, "9": 9} == recent.stamps

@@ -38,6 +38,7 @@ import attrs
 import pyarrow as pa
 
 from revops_ingest.exceptions import ConfigurationError, UnexpectedResponseError
+from revops_ingest.sources import _recent
 from revops_ingest.sources._hubspot_types import (
     ENGAGEMENT_TYPE_COLUMN,
     TIMESTAMP,
@@ -77,7 +78,6 @@ __all__ = [
 log = logging.getLogger("revops_ingest.sources.hubspot")
 
 STATE_VERSION = 1
-_NEVER = -(2**62)
 _BATCH_READ = 100
 _ASSOCIATION_BATCH = 100
 _LEGACY_LIMIT = 250
@@ -123,62 +123,15 @@ class Settings:
 
 
 @attrs.define
-class Recent:
+class Recent(_recent.Recent):
     """Id -> the newest stamp landed for it, within the look-back span.
 
-    Bounded by *limit*: past it the oldest stamps are forgotten, which can only
-    make a later sync land a record again (a harmless duplicate), never skip one.
+    Stamps are written as ISO instants in the state. See
+    :class:`revops_ingest.sources._recent.Recent`.
     """
 
-    stamps: dict[str, int] = attrs.Factory(dict)
-    limit: int = 20_000
-
-    def seen(self, record_id: str, stamp: int) -> bool:
-        """Whether a version of *record_id* stamped *stamp* or later has landed."""
-        return self.stamps.get(record_id, _NEVER) >= stamp
-
-    def note(self, record_id: str, stamp: int) -> None:
-        """Remember that *record_id* landed stamped *stamp*."""
-        if stamp > self.stamps.get(record_id, _NEVER):
-            self.stamps[record_id] = stamp
-
-    def prune(self, floor: int) -> None:
-        """Forget stamps before *floor*, and keep at most *limit* entries."""
-        kept = {i: s for i, s in self.stamps.items() if s >= floor}
-        if len(kept) > self.limit:
-            newest = sorted(kept.items(), key=lambda item: item[1], reverse=True)
-            kept = dict(newest[: self.limit])
-        self.stamps = kept
-
-    def dump(self) -> dict[str, JSONValue]:
-        """The JSON form: ids grouped by stamp, both sorted."""
-        grouped: dict[int, list[str]] = {}
-        for record_id, stamp in self.stamps.items():
-            grouped.setdefault(stamp, []).append(record_id)
-        return {
-            format_ms(stamp): typing.cast("JSONValue", sorted(grouped[stamp]))
-            for stamp in sorted(grouped)
-        }
-
-    @classmethod
-    def load(cls, value: object, *, limit: int) -> Recent:
-        """Read :meth:`dump`'s form.
-
-        Raises:
-            ValueError: *value* is not of that form.
-        """
-        if not isinstance(value, dict):
-            msg = "'recent' is not an object"
-            raise ValueError(msg)  # noqa: TRY004 - reported as a bad state
-        recent = cls(limit=limit)
-        for stamp, ids in value.items():
-            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-                msg = "'recent' must map stamps to lists of ids"
-                raise ValueError(msg)
-            ms = parse_instant_ms(stamp)
-            for record_id in ids:
-                recent.note(record_id, ms)
-        return recent
+    format_stamp = staticmethod(format_ms)
+    parse_stamp = staticmethod(parse_instant_ms)
 
 
 @attrs.define
@@ -586,7 +539,7 @@ class RecordSync:
         latest: dict[str, tuple[tuple[int, str, int], Record]] = {}
         for index, row in enumerate(table.to_pylist()):
             stamp = row.get(self.plan.cursor)
-            ms = int(stamp.timestamp() * 1000) if stamp is not None else _NEVER
+            ms = int(stamp.timestamp() * 1000) if stamp is not None else _recent.NEVER
             key = (ms, str(row.get("_sync_id") or ""), index)
             known = latest.get(row["id"])
             if known is None or key >= known[0]:

@@ -26,11 +26,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from revops_ingest.exceptions import ConfigurationError
+from revops_ingest.sources import _recent
 from revops_ingest.sources._salesforce_types import format_ms, parse_datetime_ms
 
 
 if typing.TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from revops_ingest._source import JSONValue, State
 
@@ -45,36 +46,18 @@ __all__ = [
 ]
 
 STATE_VERSION = 1
-_NEVER = -(2**62)
 
 
 @attrs.define
-class Recent:
+class Recent(_recent.Recent):
     """``Id`` → the newest stamp landed for it, for stamps within the look-back span.
 
-    Bounded by *limit* entries: past it the oldest stamps are forgotten, which can
-    only make a later sync land a row again (a harmless duplicate), never skip one.
-
-    Attributes:
-        stamps: Epoch-ms stamp per Id.
-        limit: The most entries kept.
+    Stamps are written as Salesforce datetimes in the state. See
+    :class:`revops_ingest.sources._recent.Recent`.
     """
 
-    stamps: dict[str, int] = attrs.Factory(dict)
-    limit: int = 20_000
-
-    def seen(self, record_id: str, stamp: int) -> bool:
-        """Whether a version of *record_id* stamped *stamp* or later has landed."""
-        return self.stamps.get(record_id, _NEVER) >= stamp
-
-    def note(self, ids: Iterable[str], stamps: Iterable[int]) -> None:
-        """Remember that *ids* landed with *stamps*."""
-        known = self.stamps
-        for record_id, stamp in zip(ids, stamps, strict=True):
-            if stamp > known.get(record_id, _NEVER):
-                known[record_id] = stamp
-        if len(known) > 2 * self.limit:
-            self._shrink()
+    format_stamp = staticmethod(format_ms)
+    parse_stamp = staticmethod(parse_datetime_ms)
 
     def note_batch(self, batch: pa.RecordBatch, cursor: str, floor: int) -> None:
         """Remember the rows of *batch* stamped at or after *floor*."""
@@ -83,7 +66,7 @@ class Recent:
         if not pc.any(recent).as_py():
             return
         rows = batch.filter(recent)
-        self.note(
+        self.note_many(
             typing.cast("list[str]", rows.column("Id").to_pylist()),
             typing.cast("list[int]", rows.column(cursor).cast(pa.int64()).to_pylist()),
         )
@@ -118,46 +101,6 @@ class Recent:
             pc.is_in(pa.array(range(batch.num_rows)), value_set=pa.array(drop))
         )
         return batch.filter(keep)
-
-    def prune(self, floor: int) -> None:
-        """Forget stamps before *floor*, and keep at most *limit* entries."""
-        self.stamps = {i: s for i, s in self.stamps.items() if s >= floor}
-        if len(self.stamps) > self.limit:
-            self._shrink()
-
-    def _shrink(self) -> None:
-        newest = sorted(self.stamps.items(), key=lambda item: item[1], reverse=True)
-        self.stamps = dict(newest[: self.limit])
-
-    def dump(self) -> dict[str, JSONValue]:
-        """The JSON form: ids grouped by stamp, both sorted."""
-        grouped: dict[int, list[str]] = {}
-        for record_id, stamp in self.stamps.items():
-            grouped.setdefault(stamp, []).append(record_id)
-        return {
-            format_ms(stamp): typing.cast("JSONValue", sorted(grouped[stamp]))
-            for stamp in sorted(grouped)
-        }
-
-    @classmethod
-    def load(cls, value: object, *, limit: int) -> Recent:
-        """Read :meth:`dump`'s form.
-
-        Raises:
-            ValueError: *value* is not of that form.
-        """
-        if not isinstance(value, dict):
-            msg = "'recent' is not an object"
-            raise ValueError(msg)  # noqa: TRY004 - reported as a bad state
-        stamps: dict[str, int] = {}
-        for stamp, ids in value.items():
-            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-                msg = "'recent' must map stamps to lists of ids"
-                raise ValueError(msg)
-            ms = parse_datetime_ms(stamp)
-            for record_id in ids:
-                stamps[record_id] = max(ms, stamps.get(record_id, _NEVER))
-        return cls(stamps, limit)
 
 
 def _stamp(state: Mapping[str, JSONValue], key: str, *, required: bool) -> int | None:

@@ -181,7 +181,7 @@ class ObjectSync:
         if ids:
             log.info("%s: %d deleted record(s) from the log", self.where, len(ids))
             yield tombstones(plan, ids, stamps)
-            recent.note(ids, stamps)
+            recent.note_many(ids, stamps)
         if gap is not None:
             yield from self._reconcile(gap)
         elif prior is None and self.context.full_refresh:
