@@ -739,6 +739,31 @@ class HttpClient:
                 hint="a proxy or an outage page may have answered; try again later",
             ) from None
 
+    def unexpected(
+        self,
+        response: requests.Response,
+        detail: str,
+        *,
+        object_type: str | None = None,
+    ) -> UnexpectedResponseError:
+        """The error for an answer of the wrong shape (what every source raises).
+
+        It names the request and status, and says that nothing of the sync is
+        kept (the engine commits nothing from a fetch that raises).
+        """
+        error = self.error(
+            UnexpectedResponseError,
+            detail,
+            object_type=object_type,
+            method=response.request.method or "GET",
+            url=response.url,
+            status=response.status_code,
+            hint="the API may have changed, or a proxy answered; nothing of this "
+            "sync is kept",
+        )
+        assert isinstance(error, UnexpectedResponseError)
+        return error
+
     def error(
         self,
         cls: type[SourceError],

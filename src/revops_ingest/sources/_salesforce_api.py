@@ -210,18 +210,7 @@ class SalesforceApi:
         self, response: requests.Response, detail: str, object_type: str | None
     ) -> UnexpectedResponseError:
         """The error for an answer of the wrong shape."""
-        error = self.http.error(
-            UnexpectedResponseError,
-            detail,
-            object_type=object_type,
-            method=response.request.method or "GET",
-            url=response.url,
-            status=response.status_code,
-            hint="the API may have changed, or a proxy answered; nothing of this "
-            "sync is kept",
-        )
-        assert isinstance(error, UnexpectedResponseError)
-        return error
+        return self.http.unexpected(response, detail, object_type=object_type)
 
     # -- calls
 

@@ -16,8 +16,6 @@ import typing
 
 import attrs
 
-from revops_ingest.exceptions import UnexpectedResponseError
-
 
 if typing.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -26,6 +24,7 @@ if typing.TYPE_CHECKING:
 
     from revops_ingest._http import HttpClient
     from revops_ingest._metrics import RequestMetrics
+    from revops_ingest.exceptions import UnexpectedResponseError
 
 
 __all__ = [
@@ -177,18 +176,7 @@ class ZendeskApi:
         object_type: str,
     ) -> UnexpectedResponseError:
         """The error for an answer of the wrong shape."""
-        error = http.error(
-            UnexpectedResponseError,
-            detail,
-            object_type=object_type,
-            method=response.request.method or "GET",
-            url=response.url,
-            status=response.status_code,
-            hint="the API may have changed, or a proxy answered; nothing of this "
-            "sync is kept",
-        )
-        assert isinstance(error, UnexpectedResponseError)
-        return error
+        return http.unexpected(response, detail, object_type=object_type)
 
     def ticket_page(
         self,
