@@ -18,12 +18,15 @@ from revops_ingest.exceptions import ConfigurationError
 
 if typing.TYPE_CHECKING:
     import datetime as dt
+    import types
     from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 
     import pyarrow as pa
+    from typing_extensions import Self
 
 
 __all__ = [
+    "ClosingSource",
     "FetchContext",
     "JSONValue",
     "ObjectSpec",
@@ -159,3 +162,28 @@ class Source(typing.Protocol):
     ) -> Generator[pa.RecordBatch, None, State]:
         """Yield record batches of *obj* changed since *state*; return the new state."""
         ...
+
+
+class ClosingSource:
+    """``with``-statement plumbing for a source that holds connections.
+
+    A subclass defines :meth:`close`; ``with Source(...) as source:`` closes it on
+    the way out.
+    """
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        """Release what the source holds (its HTTP session)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        self.close()

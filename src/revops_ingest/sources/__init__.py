@@ -7,7 +7,7 @@ returns the new watermark. See *Writing a source* in the docs.
 
 from __future__ import annotations
 
-from revops_ingest._source import FetchContext, ObjectSpec, Source
+from revops_ingest._source import ClosingSource, FetchContext, ObjectSpec, Source
 
 
-__all__ = ["FetchContext", "ObjectSpec", "Source"]
+__all__ = ["ClosingSource", "FetchContext", "ObjectSpec", "Source"]

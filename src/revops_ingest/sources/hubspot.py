@@ -25,7 +25,7 @@ import attrs
 from revops_ingest._auth import BearerTokenAuth, OAuth2RefreshTokenAuth
 from revops_ingest._http import HttpClient, RateLimiter, RetryPolicy, Timeouts
 from revops_ingest._secrets import Secret, as_secret
-from revops_ingest._source import ObjectSpec
+from revops_ingest._source import ClosingSource, ObjectSpec
 from revops_ingest.exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -49,12 +49,10 @@ from revops_ingest.sources._hubspot_types import (
 
 
 if typing.TYPE_CHECKING:
-    import types
     from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 
     import pyarrow as pa
     import requests
-    from typing_extensions import Self
 
     from revops_ingest._auth import Auth
     from revops_ingest._source import FetchContext, JSONValue, State
@@ -249,7 +247,7 @@ def _check_base_url(
 
 
 @attrs.define(kw_only=True)
-class HubSpotSource:
+class HubSpotSource(ClosingSource):
     """The HubSpot source: a :class:`~revops_ingest.sources.Source`.
 
     Args:
@@ -381,17 +379,6 @@ class HubSpotSource:
         if self._api is not None:
             self._api.http.close()
             self._api = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _settings(self) -> Settings:
         return Settings(

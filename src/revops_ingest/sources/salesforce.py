@@ -31,7 +31,7 @@ import typing
 import attrs
 
 from revops_ingest._http import HttpClient, RetryPolicy, Timeouts
-from revops_ingest._source import ObjectSpec
+from revops_ingest._source import ClosingSource, ObjectSpec
 from revops_ingest.exceptions import ConfigurationError
 from revops_ingest.sources._salesforce_api import SalesforceApi, classify, observe
 from revops_ingest.sources._salesforce_auth import (
@@ -48,12 +48,10 @@ from revops_ingest.sources._salesforce_types import (
 
 
 if typing.TYPE_CHECKING:
-    import types
     from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 
     import pyarrow as pa
     import requests
-    from typing_extensions import Self
 
     from revops_ingest._auth import Auth
     from revops_ingest._source import FetchContext, JSONValue, State
@@ -206,7 +204,7 @@ def _check_positive(
 
 
 @attrs.define(kw_only=True)
-class SalesforceSource:
+class SalesforceSource(ClosingSource):
     """The Salesforce source: a :class:`~revops_ingest.sources.Source`.
 
     Args:
@@ -307,17 +305,6 @@ class SalesforceSource:
         if self._api is not None:
             self._api.http.close()
             self._api = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _object(self, spec: ObjectSpec) -> SalesforceObject:
         for item in self._objects:

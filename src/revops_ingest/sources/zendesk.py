@@ -29,7 +29,7 @@ import requests
 from revops_ingest._auth import BasicAuth, BearerTokenAuth
 from revops_ingest._http import HttpClient, RateLimiter, RetryPolicy, Timeouts
 from revops_ingest._secrets import Secret, as_secret
-from revops_ingest._source import ObjectSpec
+from revops_ingest._source import ClosingSource, ObjectSpec
 from revops_ingest.exceptions import ConfigurationError
 from revops_ingest.sources._zendesk_api import ZendeskApi, observe
 from revops_ingest.sources._zendesk_sync import Settings, TicketSync, TimeSync
@@ -42,11 +42,9 @@ from revops_ingest.sources._zendesk_types import (
 
 
 if typing.TYPE_CHECKING:
-    import types
     from collections.abc import Callable, Generator, Mapping, Sequence
 
     import pyarrow as pa
-    from typing_extensions import Self
 
     from revops_ingest._auth import Auth
     from revops_ingest._source import FetchContext, JSONValue, State
@@ -142,7 +140,7 @@ def _check_rate(
 
 
 @attrs.define(kw_only=True)
-class ZendeskSource:
+class ZendeskSource(ClosingSource):
     """The Zendesk Support source: a :class:`~revops_ingest.sources.Source`.
 
     Give exactly one kind of credentials: *email* and *api_token* (sent as Basic
@@ -276,17 +274,6 @@ class ZendeskSource:
         if self._own_session is not None:
             self._own_session.close()
             self._own_session = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _settings(self) -> Settings:
         return Settings(
