@@ -20,6 +20,7 @@ import attrs
 import pyarrow as pa
 
 from revops_ingest.exceptions import SchemaError
+from revops_ingest.sources._time import EPOCH, groups_to_ms
 
 
 if typing.TYPE_CHECKING:
@@ -67,7 +68,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "date": pa.date32(),
     "bool": pa.bool_(),
 }
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = EPOCH
 _DAY_MS = 86_400_000
 _INSTANT = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
@@ -102,23 +103,7 @@ def parse_instant_ms(text: str) -> int:
     if match is None:
         msg = f"not a datetime: {text!r}"
         raise ValueError(msg)
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    value = dt.datetime(
-        int(year),
-        int(month),
-        int(day),
-        int(hour or 0),
-        int(minute or 0),
-        int(second or 0),
-        tzinfo=dt.timezone.utc,
-    )
-    ms = (value - _EPOCH) // dt.timedelta(milliseconds=1)
-    ms += int((fraction or "0")[:3].ljust(3, "0"))
-    if zone and zone != "Z":
-        digits = zone[1:].replace(":", "")
-        offset = (int(digits[:2]) * 60 + int(digits[2:])) * 60_000
-        ms += -offset if zone[0] == "+" else offset
-    return ms
+    return groups_to_ms(match.groups())
 
 
 def parse_date_days(text: str) -> int:

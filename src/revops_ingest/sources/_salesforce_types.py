@@ -25,6 +25,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
 from revops_ingest.exceptions import ConfigurationError
+from revops_ingest.sources._time import EPOCH, groups_to_ms
 
 
 if typing.TYPE_CHECKING:
@@ -75,7 +76,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 # components are separate fields (with compoundFieldName), which we read instead.
 _COMPOUND_TYPES = frozenset({"address", "location"})
 _BASE64 = "base64"
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = EPOCH
 _DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
     r"(Z|[+-]\d{2}:?\d{2})?$"
@@ -105,23 +106,7 @@ def parse_datetime_ms(text: str) -> int:
     if match is None:
         msg = f"not a datetime: {text!r}"
         raise ValueError(msg)
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    value = dt.datetime(
-        int(year),
-        int(month),
-        int(day),
-        int(hour),
-        int(minute),
-        int(second),
-        tzinfo=dt.timezone.utc,
-    )
-    ms = (value - _EPOCH) // dt.timedelta(milliseconds=1)
-    ms += int((fraction or "0")[:3].ljust(3, "0"))
-    if zone and zone != "Z":
-        digits = zone[1:].replace(":", "")
-        offset = (int(digits[:2]) * 60 + int(digits[2:])) * 60_000
-        ms += -offset if zone[0] == "+" else offset
-    return ms
+    return groups_to_ms(match.groups())
 
 
 def _datetime(ms: int) -> dt.datetime:
