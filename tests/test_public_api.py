@@ -50,3 +50,14 @@ class TestExports:
             "assert not bad, bad\n"
         )
         subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class TestLoopbackOnly:
+    def test_public_hosts_are_refused(self):
+        """The test run refuses to look up or connect to anything but loopback."""
+        import socket  # noqa: PLC0415
+
+        with pytest.raises(socket.gaierror, match="loopback"):
+            socket.getaddrinfo("api.hubapi.com", 443)
+        with pytest.raises(ConnectionRefusedError, match="loopback"):
+            socket.create_connection(("93.184.216.34", 80), timeout=1)
