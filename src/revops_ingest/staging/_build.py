@@ -433,9 +433,15 @@ class _Crm:
     primary: Mapping[str, str]
     staged: dict[tuple[str, str], StagingResult[pa.Table] | None] = attrs.Factory(dict)
     unified_accounts: UnifiedTable | None = None
+    hubspot_present: bool | None = None
 
     def has_hubspot(self) -> bool:
-        return any(self.lake.exists(_hubspot_raw(o)) for o in _HUBSPOT_SOURCES.values())
+        """Whether any HubSpot raw dataset exists (looked up once per build)."""
+        if self.hubspot_present is None:
+            self.hubspot_present = any(
+                self.lake.exists(_hubspot_raw(o)) for o in _HUBSPOT_SOURCES.values()
+            )
+        return self.hubspot_present
 
     def salesforce(self, name: str) -> StagingResult[pa.Table] | None:
         key = (SALESFORCE, name)
@@ -574,7 +580,7 @@ def _stage_one(
             HUBSPOT: crm.hubspot(name),
         }
         table, unified = crm.unify(name)
-        if name == "accounts" and (crm.has_hubspot() or unified is not None):
+        if name == "accounts":
             lake.write(
                 ACCOUNT_ID_MAP,
                 crm.accounts().id_map,

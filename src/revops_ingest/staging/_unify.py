@@ -575,32 +575,26 @@ def _match_input(table: pa.Table, rows: Sequence[int]) -> pa.Table:
 
 
 def _remap(table: pa.Table, column: str, id_map: pa.Table | None) -> pa.Table:
-    """Re-point *column* (an account id) through the unified id map."""
+    """Re-point *column* (an account id) through the unified id map, in Arrow.
+
+    The lookup key is ``source_system`` and the id; ids the map does not know
+    stay as they are.
+    """
     if id_map is None or column not in table.column_names or not len(table):
         return table
-    systems = (
-        table.column("source_system").to_pylist()
+    systems: typing.Any = (
+        table.column("source_system").cast(pa.string())
         if "source_system" in table.column_names
-        else [None] * len(table)
+        else pa.nulls(len(table), pa.string())
     )
-    lookup = {
-        (s, i): u
-        for s, i, u in zip(
-            id_map.column("source_system").to_pylist(),
-            id_map.column("source_id").to_pylist(),
-            id_map.column("unified_id").to_pylist(),
-            strict=True,
-        )
-    }
-    values = table.column(column).to_pylist()
-    remapped = [
-        lookup.get((system, value), value) if value is not None else None
-        for system, value in zip(systems, values, strict=True)
-    ]
+    values: typing.Any = table.column(column).cast(pa.string())
+    keys = pc.binary_join_element_wise(systems, values, "\x1f")
+    mapped: typing.Any = [id_map.column(n) for n in ("source_system", "source_id")]
+    known = pc.binary_join_element_wise(*mapped, "\x1f")
+    found = pc.index_in(keys, value_set=known)
+    remapped = pc.coalesce(id_map.column("unified_id").take(found), values)
     index = table.column_names.index(column)
-    return table.set_column(
-        index, table.schema.field(index), pa.array(remapped, pa.string())
-    )
+    return table.set_column(index, table.schema.field(index), remapped)
 
 
 _SPACE = re.compile(r"[\W_]+", re.UNICODE)
