@@ -7,6 +7,7 @@ import typing
 import pyarrow as pa
 import pyarrow.compute as _compute
 
+from revops_ingest._tables import require_columns
 from revops_ingest.exceptions import SchemaError
 
 
@@ -56,20 +57,6 @@ def as_table(data: object, *, what: str) -> pa.Table:
         f"not {type(data).__name__}",
         column=None,
     )
-
-
-def require_columns(table: pa.Table, columns: Sequence[str], *, what: str) -> None:
-    """Raise :class:`SchemaError` naming the first of *columns* missing from *table*.
-
-    Raises:
-        SchemaError: If a column is missing.
-    """
-    for name in columns:
-        if name not in table.column_names:
-            raise SchemaError(
-                f"{what} has no column {name!r} (it has {table.column_names})",
-                column=name,
-            )
 
 
 def text(table: pa.Table, name: str) -> AnyArray:

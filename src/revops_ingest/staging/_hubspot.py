@@ -38,7 +38,8 @@ import narwhals as nw
 import pyarrow as pa
 import pyarrow.compute as _compute
 
-from revops_ingest.exceptions import ConfigurationError, SchemaError
+from revops_ingest._tables import require_columns
+from revops_ingest.exceptions import ConfigurationError
 from revops_ingest.staging._frames import _is_lazy, _to_arrow
 from revops_ingest.staging._pipeline import (
     SYNC_ID,
@@ -429,16 +430,6 @@ def _text(column: typing.Any) -> typing.Any:
     return column.cast(pa.string())
 
 
-def _require(table: pa.Table, columns: Sequence[str], what: str) -> None:
-    for column in columns:
-        if column not in table.column_names:
-            raise SchemaError(
-                f"HubSpot {what}: the table has no {column!r} column; it has "
-                f"{', '.join(table.column_names) or 'no columns'}",
-                column=column,
-            )
-
-
 def current_associations(
     associations: pa.Table, *, sync_id: str | None = None
 ) -> pa.Table:
@@ -508,8 +499,10 @@ def with_associations(
     Raises:
         SchemaError: *raw* has no ``id`` or *associations* lacks a column.
     """
-    _require(raw, ("id",), "raw table")
-    _require(associations, _ASSOCIATION_COLUMNS, "association table")
+    require_columns(raw, ("id",), what="the HubSpot raw table")
+    require_columns(
+        associations, _ASSOCIATION_COLUMNS, what="the HubSpot association table"
+    )
     current = current_associations(associations, sync_id=sync_id)
     from_ids = _text(current.column("fromId"))
     to_ids = _text(current.column("toId"))

@@ -34,7 +34,8 @@ import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from revops_ingest.exceptions import ConfigurationError, SchemaError
+from revops_ingest._tables import require_columns
+from revops_ingest.exceptions import ConfigurationError
 from revops_ingest.staging._config import _rows
 from revops_ingest.staging._schemas import LINEAGE, Column
 
@@ -225,15 +226,6 @@ class _Pairs:
     hs: list[int]
     rule: list[str]
     score: list[float | None]
-
-
-def _require(table: pa.Table, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in table.column_names]
-    if missing:
-        raise SchemaError(
-            f"{what} lacks column(s) {', '.join(missing)}; is it a staged table?",
-            column=missing[0],
-        )
 
 
 def _plain(table: pa.Table) -> pa.Table:
@@ -441,7 +433,7 @@ def _staged(table: object | None, key: str, what: str) -> pa.Table:
     if not isinstance(table, pa.Table):
         msg = f"{what} must be a pyarrow.Table, not {type(table).__name__}"
         raise TypeError(msg)
-    _require(table, (key,), what)
+    require_columns(table, (key,), what=what)
     return _plain(table)
 
 

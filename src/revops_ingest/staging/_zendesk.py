@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
 
-from revops_ingest.exceptions import SchemaError
+from revops_ingest._tables import require_columns
 from revops_ingest.matching import link_by_domain
 from revops_ingest.matching._normalise import default_normaliser
 
@@ -163,15 +163,6 @@ class SupportTicketsReport:
     unknown_organizations: int = 0
 
 
-def _require(table: pa.Table, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in table.column_names]
-    if missing:
-        raise SchemaError(
-            f"{what} lacks column(s) {missing}; is it a Zendesk raw dataset?",
-            column=missing[0],
-        )
-
-
 def _column(table: pa.Table, name: str, type_: pa.DataType) -> pa.Array[typing.Any]:
     """*name* as one array of *type_*, or nulls if the table lacks it."""
     if name not in table.column_names:
@@ -293,9 +284,11 @@ def stage_support_tickets(
         ConfigurationError: The mapping lists a domain that can never be a key
             (such as gmail.com).
     """
-    _require(tickets, _RAW_TICKET_COLUMNS, "tickets")
-    _require(users, ("id", "email", "updated_at"), "users")
-    _require(organizations, ("id", "name", "updated_at"), "organizations")
+    require_columns(tickets, _RAW_TICKET_COLUMNS, what="the Zendesk tickets")
+    require_columns(users, ("id", "email", "updated_at"), what="the Zendesk users")
+    require_columns(
+        organizations, ("id", "name", "updated_at"), what="the Zendesk organizations"
+    )
     rows_in = tickets.num_rows
     has_id = pc.is_valid(_column(tickets, "id", pa.int64()))
     missing_id = rows_in - int(pc.sum(has_id.cast(pa.int64())).as_py() or 0)
@@ -452,10 +445,10 @@ def support_summary(support_tickets: pa.Table, as_of: dt.datetime) -> pa.Table:
     if as_of.tzinfo is None:
         msg = "as_of must be an aware datetime"
         raise ValueError(msg)
-    _require(
+    require_columns(
         support_tickets,
         ("account_id", "status", "priority", "created_at", "solved_at"),
-        "support_tickets",
+        what="the support tickets",
     )
     cut = pa.scalar(as_of.astimezone(dt.timezone.utc), _TS)
     month = pa.scalar(as_of.astimezone(dt.timezone.utc) - dt.timedelta(days=30), _TS)
