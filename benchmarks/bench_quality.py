@@ -46,6 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from _memory import reset_peak, status_kb
 
 
 STAGES = [
@@ -116,23 +117,6 @@ def generate(rows: int, *, ids: str, fail: bool, seed: int = 0) -> pa.Table:
 
 
 # ---------------------------------------------------------------- one process
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark (Linux); False where that is not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def _status_kb(key: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    msg = f"{key} not in /proc/self/status"
-    raise RuntimeError(msg)
 
 
 def _prepare(implementation: str, table: pa.Table):
@@ -234,14 +218,14 @@ def worker(implementation: str, data: str, rounds: int) -> None:
     extra: list[float] = []
     answer = None
     for _ in range(rounds):
-        base_kb = _status_kb("VmRSS")
-        exact = _reset_peak()
+        base_kb = status_kb("VmRSS")
+        exact = reset_peak()
         c0, w0 = time.process_time(), time.perf_counter()
         answer = run()
         cpu.append(time.process_time() - c0)
         wall.append(time.perf_counter() - w0)
         if exact:
-            extra.append((_status_kb("VmHWM") - base_kb) / 1024)
+            extra.append((status_kb("VmHWM") - base_kb) / 1024)
     print(
         json.dumps(
             {"cpu": cpu, "wall": wall, "extra_mb": extra, "answer": answer},

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _memory import reset_peak, status_kb
 
 
 TS = pa.timestamp("ms", tz="UTC")
@@ -185,23 +186,6 @@ WHERE NOT deleted
 """
 
 
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark (Linux); False where that is not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def _status_kb(key: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    msg = f"{key} not in /proc/self/status"
-    raise RuntimeError(msg)
-
-
 def worker(variant: str, data: str) -> None:
     """Load the Parquet input, stage it one way, print one JSON line of figures."""
     raw = pq.read_table(data)
@@ -215,8 +199,8 @@ def worker(variant: str, data: str) -> None:
         from revops_ingest.staging import stage_opportunities
 
         stage_opportunities(raw.slice(0, 1000))  # warm up imports and the database
-    base_kb = _status_kb("VmRSS")
-    exact = _reset_peak()
+    base_kb = status_kb("VmRSS")
+    exact = reset_peak()
     start = time.perf_counter()
     if variant == "sql":
         out = connection.sql(BASELINE_SQL).to_arrow_table()
@@ -226,7 +210,7 @@ def worker(variant: str, data: str) -> None:
         out, report = result.table, result.report
     seconds = time.perf_counter() - start
     peak_kb = (
-        _status_kb("VmHWM")
+        status_kb("VmHWM")
         if exact
         else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     )
