@@ -9,12 +9,14 @@ import pyarrow as pa
 import pytest
 
 import revops_ingest
+from revops_ingest.exceptions import ConfigurationError
 from revops_ingest.http import RetryPolicy
 from revops_ingest.matching import domain_key
 from revops_ingest.sources.hubspot import HubSpotSource
 from revops_ingest.sources.salesforce import ClientCredentialsAuth, SalesforceSource
 from revops_ingest.staging import (
     ACCOUNT_ID_MAP,
+    HUBSPOT_FIELD_MAP_DATASET,
     PRIMARY_SOURCE_DATASET,
     STAGING_LOG,
     build_staging,
@@ -24,6 +26,9 @@ from revops_ingest.testing import HubSpotEmulator, SalesforceEmulator
 
 FAST = RetryPolicy(initial_wait=0.01, max_wait=0.05, max_time=60, jitter=False)
 UTC = dt.timezone.utc
+NO_FIELD_MAP = pa.table(
+    {"hs_property": pa.array([], pa.string()), "revops_field": pa.array([], "string")}
+)
 
 
 @pytest.fixture(scope="module", name="crm")
@@ -47,6 +52,7 @@ def _crm(tmp_path_factory):
         first.setdefault(opp["AccountId"], (opp_id, opp))
     with HubSpotEmulator(seed=3, companies=5) as portal:
         portal.add_property("deals", "hs_salesforceopportunityid", "string")
+        portal.add_property("deals", "competitor_name", "string")
         shared = [a for a in accounts if a[0] in first and a[1].get("Website")][:12]
         for n, (account_id, account) in enumerate(shared):
             company = portal.create(
@@ -63,6 +69,7 @@ def _crm(tmp_path_factory):
                 dealstage="closedwon",
                 closedate=dt.datetime.combine(opp["CloseDate"], dt.time(9), UTC),
                 hs_salesforceopportunityid=opp_id if n % 3 == 0 else None,
+                competitor_name=f"Rival {n}",
             )
             portal.associate("deals", deal, "companies", company, primary=True)
             truth["deals"][deal] = opp_id
@@ -146,3 +153,56 @@ class TestBuildStagingBothCrms:
         merged = [r for r in deals if r["hubspot_deal_id"] in truth["deals"]]
         assert {r["opportunity_id"] for r in merged} == set(truth["deals"])
         assert {"HubSpot"} == {r["source_system"] for r in merged}
+
+    def test_hubspot_field_map_config_adds_a_column(self, crm):
+        """hubspot_field_map rows add a column per dataset, filled on merged deals."""
+        lake, truth, _ = crm
+        lake.write(
+            HUBSPOT_FIELD_MAP_DATASET,
+            pa.table(
+                {
+                    "hs_property": ["competitor_name", "competitor_name"],
+                    "revops_field": ["competitor", "rival"],
+                    "hs_object": ["deals", "companies"],
+                }
+            ),
+        )
+        try:
+            build_staging(lake, tables=["opportunities", "accounts"], check=False)
+        finally:
+            lake.write(HUBSPOT_FIELD_MAP_DATASET, NO_FIELD_MAP)
+
+        deals = lake.read("/RevOps/Staging/opportunities").to_pylist()
+        rivals = {
+            r["hubspot_deal_id"]: r["competitor"] for r in deals if r["competitor"]
+        }
+        assert set(truth["deals"]) == set(rivals)
+        assert all(r["salesforce_opportunity_id"] for r in deals if r["competitor"])
+        assert {f"Rival {n}" for n in range(len(truth["deals"]))} == set(
+            rivals.values()
+        )
+        accounts = lake.read("/RevOps/Staging/accounts")  # companies lack it
+        assert accounts.num_rows == accounts.column("rival").null_count
+
+    def test_bad_hubspot_field_map_fails_the_build_and_is_logged(self, crm):
+        """An hs_object that is no HubSpot dataset stops the build, logged per table."""
+        lake, _, _ = crm
+        lake.write(
+            HUBSPOT_FIELD_MAP_DATASET,
+            pa.table(
+                {
+                    "hs_property": ["competitor_name"],
+                    "revops_field": ["competitor"],
+                    "hs_object": ["tickets"],
+                }
+            ),
+        )
+        try:
+            with pytest.raises(ConfigurationError, match="hs_object='tickets'"):
+                build_staging(lake, tables=["opportunities"], check=False)
+        finally:
+            lake.write(HUBSPOT_FIELD_MAP_DATASET, NO_FIELD_MAP)
+
+        last = lake.read(STAGING_LOG).to_pylist()[-1]
+        assert ("opportunities", "failed") == (last["staging_table"], last["status"])
+        assert "hubspot_field_map" in last["message"]

@@ -6,7 +6,11 @@ import pyarrow as pa
 import pytest
 
 from revops_ingest.exceptions import ConfigurationError
-from revops_ingest.staging import field_map_from_table, stage_map_from_table
+from revops_ingest.staging import (
+    field_map_from_table,
+    hubspot_field_map_from_table,
+    stage_map_from_table,
+)
 
 
 class TestStageMap:
@@ -73,3 +77,44 @@ class TestFieldMap:
         """Something that is not a table is a configuration error."""
         with pytest.raises(ConfigurationError, match="expected a table"):
             field_map_from_table(42)
+
+
+class TestHubSpotFieldMap:
+    def test_scoping(self):
+        """Scoped rows apply to their dataset; unscoped ones where the property is."""
+        table = pa.table(
+            {
+                "hs_property": ["competitor_name", "tier", "region"],
+                "revops_field": ["competitor", "tier", "region"],
+                "hs_object": ["deals", "companies", None],
+            }
+        )
+
+        assert {"competitor_name": "competitor"} == hubspot_field_map_from_table(
+            table, object_type="deals", fields=["id", "competitor_name"]
+        )
+        assert {"tier": "tier", "region": "region"} == hubspot_field_map_from_table(
+            table, object_type="companies", fields=["id", "region"]
+        )
+        assert {} == hubspot_field_map_from_table(
+            table, object_type="contacts", fields=["id"]
+        )
+
+    @pytest.mark.parametrize(
+        ("columns", "match"),
+        [
+            ({"hs_property": ["x"]}, "revops_field"),
+            ({"sf_field": ["x"], "revops_field": ["y"]}, "hs_property"),
+            (
+                {"hs_property": ["x"], "revops_field": ["y"], "hs_object": ["tickets"]},
+                "row 1 has hs_object='tickets'",
+            ),
+            ({"hs_property": ["x", "x"], "revops_field": ["y", "z"]}, "both"),
+            ({"hs_property": [""], "revops_field": ["y"]}, "non-empty"),
+        ],
+    )
+    def test_invalid(self, columns, match):
+        """A bad HubSpot field map names the dataset and what is wrong with it."""
+        with pytest.raises(ConfigurationError, match=match) as info:
+            hubspot_field_map_from_table(pa.table(columns))
+        assert "/RevOps/Config/hubspot_field_map" in str(info.value)

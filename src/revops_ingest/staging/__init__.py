@@ -29,8 +29,10 @@ from revops_ingest.staging._build import (
 )
 from revops_ingest.staging._config import (
     FIELD_MAP_DATASET,
+    HUBSPOT_FIELD_MAP_DATASET,
     STAGE_MAP_DATASET,
     field_map_from_table,
+    hubspot_field_map_from_table,
     stage_map_from_table,
 )
 from revops_ingest.staging._hubspot import (
@@ -100,6 +102,7 @@ __all__ = [  # noqa: RUF022 - plainly sorted, as tests/test_public_api.py checks
     "DOMAIN_MAPPING",
     "FIELD_MAP_DATASET",
     "HUBSPOT_FIELDS",
+    "HUBSPOT_FIELD_MAP_DATASET",
     "LINEAGE",
     "MATCHING_RULES",
     "OPPORTUNITIES",
@@ -126,6 +129,7 @@ __all__ = [  # noqa: RUF022 - plainly sorted, as tests/test_public_api.py checks
     "build_staging",
     "current_associations",
     "field_map_from_table",
+    "hubspot_field_map_from_table",
     "primary_source_from_table",
     "stage_accounts",
     "stage_activities",

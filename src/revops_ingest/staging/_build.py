@@ -15,8 +15,10 @@ import pyarrow as pa
 from revops_ingest.exceptions import ConfigurationError, RevOpsIngestError
 from revops_ingest.staging._config import (
     FIELD_MAP_DATASET,
+    HUBSPOT_FIELD_MAP_DATASET,
     STAGE_MAP_DATASET,
     field_map_from_table,
+    hubspot_field_map_from_table,
     stage_map_from_table,
 )
 from revops_ingest.staging._hubspot import (
@@ -275,9 +277,10 @@ def build_staging(
 ) -> list[StagingRun]:
     """Stage the raw datasets of *lake* into the staging datasets.
 
-    Reads ``/Salesforce/Raw/{Opportunity,Account,Contact,Task,Event}`` and the
-    config datasets ``/RevOps/Config/stage_map`` and
-    ``/RevOps/Config/salesforce_field_map`` (when they exist), replaces each of
+    Reads ``/Salesforce/Raw/{Opportunity,Account,Contact,Task,Event}``, the
+    HubSpot raw datasets, and the config datasets ``/RevOps/Config/stage_map``,
+    ``/RevOps/Config/salesforce_field_map`` and
+    ``/RevOps/Config/hubspot_field_map`` (when they exist), replaces each of
     ``/RevOps/Staging/{opportunities,accounts,contacts,activities}`` atomically
     (readers see the old table or the new one, never a mix), and appends one row
     per staging table to ``/RevOps/Audit/staging_log``. A staging table whose raw
@@ -326,28 +329,8 @@ def build_staging(
     errors: list[RevOpsIngestError] = []
     started = _now()
     try:
-        stage_table = (
-            lake.read(STAGE_MAP_DATASET) if lake.exists(STAGE_MAP_DATASET) else None
-        )
-        stage_map = stage_map_from_table(stage_table) if stage_table is not None else {}
-        hubspot_stage_map = (
-            stage_map_from_table(stage_table, source_system=HUBSPOT)
-            if stage_table is not None
-            else {}
-        )
-        primary = (
-            primary_source_from_table(lake.read(PRIMARY_SOURCE_DATASET))
-            if lake.exists(PRIMARY_SOURCE_DATASET)
-            else dict(DEFAULT_PRIMARY_SOURCE)
-        )
-        field_table = (
-            lake.read(FIELD_MAP_DATASET) if lake.exists(FIELD_MAP_DATASET) else None
-        )
-        options_for(
-            stage_map=stage_map,
-            field_map=None,
-            keep_deleted=keep_deleted,
-            default_currency=default_currency,
+        crm = _Crm.from_config(
+            lake, keep_deleted=keep_deleted, default_currency=default_currency
         )
     except RevOpsIngestError as exc:
         runs = [
@@ -363,15 +346,6 @@ def build_staging(
         ]
         _log(lake, runs)
         raise
-    crm = _Crm(
-        lake=lake,
-        stage_map=stage_map,
-        hubspot_stage_map=hubspot_stage_map,
-        field_table=field_table,
-        keep_deleted=keep_deleted,
-        default_currency=default_currency,
-        primary=primary,
-    )
     for name in names:
         runs.extend(_stage_one(crm, run_id, name, errors=errors))
     _log(lake, runs)
@@ -415,6 +389,10 @@ def _failed(
     )
 
 
+def _config(lake: Lake, path: str) -> pa.Table | None:
+    return lake.read(path) if lake.exists(path) else None
+
+
 @attrs.define
 class _Crm:
     """What the CRM tables of one build share: options, staged sources, accounts.
@@ -428,12 +406,55 @@ class _Crm:
     stage_map: Mapping[str, str]
     hubspot_stage_map: Mapping[str, str]
     field_table: pa.Table | None
+    hubspot_field_table: pa.Table | None
     keep_deleted: bool
     default_currency: str
     primary: Mapping[str, str]
     staged: dict[tuple[str, str], StagingResult[pa.Table] | None] = attrs.Factory(dict)
     unified_accounts: UnifiedTable | None = None
     hubspot_present: bool | None = None
+
+    @classmethod
+    def from_config(
+        cls, lake: Lake, *, keep_deleted: bool, default_currency: str
+    ) -> _Crm:
+        """Read and check the config datasets; a bad row fails the whole build."""
+        stage_table = _config(lake, STAGE_MAP_DATASET)
+        field_table = _config(lake, FIELD_MAP_DATASET)
+        hubspot_field_table = _config(lake, HUBSPOT_FIELD_MAP_DATASET)
+        primary = _config(lake, PRIMARY_SOURCE_DATASET)
+        if field_table is not None:
+            for objects in _SOURCES.values():
+                for object_type in objects:
+                    field_map_from_table(field_table, object_type=object_type)
+        if hubspot_field_table is not None:
+            for dataset in _HUBSPOT_SOURCES.values():
+                hubspot_field_map_from_table(hubspot_field_table, object_type=dataset)
+        stage_map = {} if stage_table is None else stage_map_from_table(stage_table)
+        options_for(
+            stage_map=stage_map,
+            field_map=None,
+            keep_deleted=keep_deleted,
+            default_currency=default_currency,
+        )
+        return cls(
+            lake=lake,
+            stage_map=stage_map,
+            hubspot_stage_map=(
+                {}
+                if stage_table is None
+                else stage_map_from_table(stage_table, source_system=HUBSPOT)
+            ),
+            field_table=field_table,
+            hubspot_field_table=hubspot_field_table,
+            keep_deleted=keep_deleted,
+            default_currency=default_currency,
+            primary=(
+                dict(DEFAULT_PRIMARY_SOURCE)
+                if primary is None
+                else primary_source_from_table(primary)
+            ),
+        )
 
     def has_hubspot(self) -> bool:
         """Whether any HubSpot raw dataset exists (looked up once per build)."""
@@ -488,19 +509,33 @@ class _Crm:
         ]
         links = pa.concat_tables(associations) if associations else None
         keep = self.keep_deleted
+        fields = (
+            None
+            if self.hubspot_field_table is None
+            else hubspot_field_map_from_table(
+                self.hubspot_field_table,
+                object_type=_HUBSPOT_SOURCES[name],
+                fields=raw.column_names,
+            )
+        )
         if name == "opportunities":
             return stage_hubspot_deals(
                 raw,
                 associations=links,
                 stage_map=self.hubspot_stage_map,
+                field_map=fields,
                 default_currency=self.default_currency,
                 keep_deleted=keep,
             )
         if name == "accounts":
-            return stage_hubspot_companies(raw, keep_deleted=keep)
+            return stage_hubspot_companies(raw, field_map=fields, keep_deleted=keep)
         if name == "contacts":
-            return stage_hubspot_contacts(raw, associations=links, keep_deleted=keep)
-        return stage_hubspot_engagements(raw, associations=links, keep_deleted=keep)
+            return stage_hubspot_contacts(
+                raw, associations=links, field_map=fields, keep_deleted=keep
+            )
+        return stage_hubspot_engagements(
+            raw, associations=links, field_map=fields, keep_deleted=keep
+        )
 
     def accounts(self) -> UnifiedTable:
         if self.unified_accounts is None:

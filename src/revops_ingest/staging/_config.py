@@ -1,4 +1,4 @@
-"""The config datasets: ``/RevOps/Config/stage_map`` and ``salesforce_field_map``."""
+"""The config datasets: ``/RevOps/Config/stage_map`` and the ``*_field_map`` ones."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ if typing.TYPE_CHECKING:
 
 __all__ = [
     "FIELD_MAP_DATASET",
+    "HUBSPOT_FIELD_MAP_DATASET",
     "STAGE_MAP_DATASET",
     "field_map_from_table",
+    "hubspot_field_map_from_table",
     "stage_map_from_table",
 ]
 
@@ -26,6 +28,10 @@ STAGE_MAP_DATASET = "/RevOps/Config/stage_map"
 
 FIELD_MAP_DATASET = "/RevOps/Config/salesforce_field_map"
 """Columns ``sf_field``, ``revops_field`` and optionally ``sf_object``."""
+
+HUBSPOT_FIELD_MAP_DATASET = "/RevOps/Config/hubspot_field_map"
+"""Columns ``hs_property``, ``revops_field`` and optionally ``hs_object``
+(``deals``, ``companies``, ``contacts`` or ``engagements``)."""
 
 
 def _rows(
@@ -118,25 +124,86 @@ def field_map_from_table(
         ConfigurationError: A column is missing, a value is empty, or a field is
             mapped twice differently.
     """
-    rows = _rows(
+    return _field_map(
         table,
         dataset=FIELD_MAP_DATASET,
-        required=("sf_field", "revops_field"),
-        optional=("sf_object",),
+        field="sf_field",
+        scope="sf_object",
+        object_type=object_type,
+        fields=fields,
+    )
+
+
+def hubspot_field_map_from_table(
+    table: object,
+    *,
+    object_type: str | None = None,
+    fields: Collection[str] | None = None,
+) -> dict[str, str]:
+    """Read a HubSpot field map table: ``hs_property`` -> ``revops_field``.
+
+    The same rules as :func:`field_map_from_table`, for
+    ``/RevOps/Config/hubspot_field_map``.
+
+    Args:
+        table: The ``/RevOps/Config/hubspot_field_map`` rows.
+        object_type: Keep only the entries for this HubSpot dataset (``deals``,
+            ``companies``, ``contacts`` or ``engagements``). An entry whose
+            ``hs_object`` is set applies to that dataset only; an entry without
+            one applies when its ``hs_property`` is among *fields*.
+        fields: The dataset's raw property names, for entries without
+            ``hs_object``; ``None`` keeps every such entry.
+
+    Raises:
+        ConfigurationError: A column is missing, a value is empty, an
+            ``hs_object`` is not a HubSpot dataset, or a property is mapped twice
+            differently.
+    """
+    return _field_map(
+        table,
+        dataset=HUBSPOT_FIELD_MAP_DATASET,
+        field="hs_property",
+        scope="hs_object",
+        object_type=object_type,
+        fields=fields,
+        scopes=_HUBSPOT_OBJECTS,
+    )
+
+
+_HUBSPOT_OBJECTS = ("deals", "companies", "contacts", "engagements")
+
+
+def _field_map(
+    table: object,
+    *,
+    dataset: str,
+    field: str,
+    scope: str,
+    object_type: str | None,
+    fields: Collection[str] | None,
+    scopes: tuple[str, ...] | None = None,
+) -> dict[str, str]:
+    rows = _rows(
+        table, dataset=dataset, required=(field, "revops_field"), optional=(scope,)
     )
     result: dict[str, str] = {}
-    for row in rows:
-        field, column = row["sf_field"], row["revops_field"]
-        scope = row.get("sf_object")
-        if object_type is not None:
-            if scope is not None and scope != object_type:
-                continue
-            if scope is None and fields is not None and field not in fields:
-                continue
-        if result.get(field, column) != column:
+    for number, row in enumerate(rows, start=1):
+        source, column = row[field], row["revops_field"]
+        applies_to = row.get(scope)
+        if scopes is not None and applies_to is not None and applies_to not in scopes:
             raise ConfigurationError(
-                f"{FIELD_MAP_DATASET}: {field!r} is mapped to both "
-                f"{result[field]!r} and {column!r}"
+                f"{dataset}: row {number} has {scope}={applies_to!r}; it must be "
+                f"one of {', '.join(scopes)} (or null for all)"
             )
-        result[field] = column
+        if object_type is not None:
+            if applies_to is not None and applies_to != object_type:
+                continue
+            if applies_to is None and fields is not None and source not in fields:
+                continue
+        if result.get(source, column) != column:
+            raise ConfigurationError(
+                f"{dataset}: {source!r} is mapped to both "
+                f"{result[source]!r} and {column!r}"
+            )
+        result[source] = column
     return result
