@@ -1,4 +1,6 @@
-"""Fixtures shared by every test package: loopback only, one local SparkSession.
+"""Fixtures shared by every test package: loopback only, one SparkSession, emulators.
+
+``emulator_factory`` is the one our users get (``revops_ingest.testing.pytest_plugin``).
 
 Every test process refuses network connections and name lookups beyond the
 loopback interface: the tests hold public host names as data (``acme.com``,
@@ -23,6 +25,8 @@ import socket
 
 import pytest
 
+
+pytest_plugins = ["revops_ingest.testing.pytest_plugin"]
 
 _PANDAS_WARNING = (
     "ignore:PySpark does not yet fully support pandas >= 3.0.0:FutureWarning"

@@ -20,8 +20,6 @@ from revops_ingest.exceptions import AuthenticationError
 from revops_ingest.testing._emulator import Emulator, Fault, Request, Response, route
 
 
-pytest_plugins = ["revops_ingest.testing.pytest_plugin"]
-
 CLIENT_SECRET = "cs-SECRET-0001"
 REFRESH_TOKEN = "rt-SECRET-0001"
 API_TOKEN = "api-SECRET-0001"

@@ -37,8 +37,6 @@ from revops_ingest.exceptions import (
 from revops_ingest.testing._emulator import Emulator, Fault, Request, Response, route
 
 
-pytest_plugins = ["revops_ingest.testing.pytest_plugin"]
-
 TOKEN = "tok-SECRET-0001"
 NEW_TOKEN = "tok-SECRET-0002"
 

@@ -76,31 +76,17 @@ def _mono():
 
 
 @pytest.fixture(name="emulators")
-def _emulators(clock):
-    started = []
-
+def _emulators(emulator_factory, clock):
     def start(**kw):
-        kw.setdefault("seed", 7)
-        kw.setdefault("now", clock)
-        kw.setdefault("companies", 6)
-        emulator = HubSpotEmulator(**kw).start()
-        started.append(emulator)
-        return emulator
+        defaults = {"seed": 7, "now": clock, "companies": 6}
+        return emulator_factory(HubSpotEmulator, **{**defaults, **kw})
 
-    yield start
-    for emulator in started:
-        emulator.stop()
-        emulator.raise_errors()
+    return start
 
 
 @pytest.fixture(name="hs")
 def _hs(emulators):
     return emulators()
-
-
-@pytest.fixture(name="lake")
-def _lake(tmp_path):
-    return revops_ingest.Lake(tmp_path / "lake")
 
 
 @pytest.fixture(name="make_source")

@@ -67,35 +67,16 @@ def _clock():
 
 
 @pytest.fixture(name="emulators")
-def _emulators(clock):
-    started = []
-
+def _emulators(emulator_factory, clock):
     def start(**kw):
-        kw.setdefault("seed", 7)
-        kw.setdefault("now", clock)
-        emulator = SalesforceEmulator(**kw).start()
-        started.append(emulator)
-        return emulator
+        return emulator_factory(SalesforceEmulator, **{"seed": 7, "now": clock, **kw})
 
-    yield start
-    for emulator in started:
-        emulator.stop()
-        emulator.raise_errors()
+    return start
 
 
 @pytest.fixture(name="sf")
 def _sf(emulators):
     return emulators()
-
-
-@pytest.fixture(name="lake")
-def _lake(tmp_path):
-    return revops_ingest.Lake(tmp_path / "lake")
-
-
-@pytest.fixture(name="waits")
-def _waits():
-    return []
 
 
 @pytest.fixture(name="make_source")

@@ -36,21 +36,10 @@ TS = pa.timestamp("ms", tz="UTC")
 
 
 @pytest.fixture(name="zd")
-def _zd():
-    with ZendeskEmulator(seed=7) as emulator:
-        emulator.advance(61)
-        yield emulator
-        emulator.raise_errors()
-
-
-@pytest.fixture(name="lake")
-def _lake(tmp_path):
-    return revops_ingest.Lake(tmp_path / "lake")
-
-
-@pytest.fixture(name="waits")
-def _waits():
-    return []
+def _zd(emulator_factory):
+    emulator = emulator_factory(ZendeskEmulator, seed=7)
+    emulator.advance(61)
+    return emulator
 
 
 @pytest.fixture(name="make_source")

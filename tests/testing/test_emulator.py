@@ -18,8 +18,6 @@ from revops_ingest.testing._emulator import (
 )
 
 
-pytest_plugins = ["revops_ingest.testing.pytest_plugin"]
-
 TIMEOUT = (2, 2)
 
 
@@ -124,6 +122,7 @@ class TestRouting:
         assert ["the handler broke"] == [str(e) for e in shop.errors]
         with pytest.raises(ValueError, match="the handler broke"):
             shop.raise_errors()
+        shop.errors.clear()  # provoked on purpose
 
     def test_handler_returning_no_response_is_500(self, shop, session):
         """A handler that returns something else than a Response is a 500 too."""
@@ -132,6 +131,7 @@ class TestRouting:
         assert 500 == response.status_code
         assert "TypeError" == response.json()["type"]
         assert isinstance(shop.errors[0], TypeError)
+        shop.errors.clear()  # provoked on purpose
 
     def test_subclass_constructor_arguments(self, emulator_factory, session):
         """The factory passes keyword arguments to the emulator's constructor."""

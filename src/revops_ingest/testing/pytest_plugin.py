@@ -9,6 +9,12 @@ then ask for ``emulator_factory``::
     def test_sync(emulator_factory):
         crm = emulator_factory(ExampleCrmEmulator, seed=7)
         ...  # crm is running; it is stopped when the test ends
+
+When the test ends, every emulator it started is stopped, and then the first
+exception any of their handlers raised is raised again: a bug in an emulator (or a
+request it could not handle) fails the test instead of hiding behind a 500. A test
+that provokes one on purpose clears :attr:`~revops_ingest.testing.Emulator.errors`
+once it has checked them.
 """
 
 from __future__ import annotations
@@ -39,7 +45,10 @@ class EmulatorFactory(typing.Protocol):
 
 @pytest.fixture(name="emulator_factory")
 def _emulator_factory() -> Iterator[EmulatorFactory]:
-    """Start emulators on demand; stop every one of them when the test ends."""
+    """Start emulators on demand; stop them all at teardown, then re-raise errors.
+
+    The first exception any of their handlers raised is raised again.
+    """
     started: list[Emulator] = []
 
     def factory(cls: type[E], /, **kwargs: typing.Any) -> E:
@@ -50,3 +59,5 @@ def _emulator_factory() -> Iterator[EmulatorFactory]:
     yield factory
     for emulator in reversed(started):
         emulator.stop()
+    for emulator in started:
+        emulator.raise_errors()
