@@ -1,4 +1,4 @@
-"""The revops-ingest command: sync, status and demo."""
+"""The revops-ingest command: sync, status, stage and demo."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import pytest
 
 import revops_ingest
 from revops_ingest._cli import main
-from revops_ingest.testing import ExampleCrmEmulator
+from revops_ingest.sources.salesforce import ClientCredentialsAuth, SalesforceSource
+from revops_ingest.staging import STAGING_LOG
+from revops_ingest.testing import ExampleCrmEmulator, SalesforceEmulator
 
 
 @pytest.fixture(name="crm")
@@ -104,6 +106,93 @@ class TestStatus:
         assert 1 == main(["status", "--lake", lake, "--json"])
         rows = json.loads(capsys.readouterr().out)
         assert ["failed"] == [r["status"] for r in rows]
+
+
+@pytest.fixture(name="raw_lake")
+def _raw_lake(tmp_path):
+    """A lake holding a Salesforce org's Accounts and Opportunities, raw."""
+    path = tmp_path / "lake"
+    with SalesforceEmulator(seed=3, accounts=8, users=2) as org:
+        org.generate("Opportunity", 20)
+        source = SalesforceSource(
+            auth=ClientCredentialsAuth(org.token_url, org.client_id, org.client_secret)
+        )
+        with source:
+            for name in ("Account", "Opportunity"):
+                revops_ingest.sync(source, name, revops_ingest.Lake(path))
+        opportunity = min(org.records["Opportunity"])
+    return path, opportunity
+
+
+class TestStage:
+    def test_stages_checks_and_prints_this_runs_log(self, raw_lake, capsys):
+        """`stage` builds the tables, prints this run's log rows and the verdicts."""
+        path, _ = raw_lake
+
+        assert 0 == main(["stage", "--lake", str(path)])
+
+        out = capsys.readouterr().out
+        assert "opportunities    Salesforce     success" in out
+        assert "contacts         Salesforce     skipped" in out
+        assert "quality /RevOps/Staging/opportunities: passed" in out
+        log = revops_ingest.Lake(path).read(STAGING_LOG)
+        assert 5 == log.num_rows  # one row per table, skipped ones included
+
+    def test_named_tables_only_and_no_check(self, raw_lake, capsys):
+        """Named tables are the only ones staged; --no-check skips the checks."""
+        path, _ = raw_lake
+
+        assert 0 == main(["stage", "--lake", str(path), "accounts", "--no-check"])
+
+        out = capsys.readouterr().out
+        assert "accounts" in out
+        assert "opportunities" not in out
+        assert "quality" not in out
+
+    def test_a_failed_check_exits_1_unless_fail_on_allows(self, raw_lake, capsys):
+        """A High check failing exits 1 by default; --fail-on critical lets it by."""
+        path, opportunity = raw_lake
+        lake = revops_ingest.Lake(path)
+        raw = lake.read("/Salesforce/Raw/Opportunity")
+        ids = raw.column("Id").to_pylist()
+        accounts = [
+            None if i == opportunity else a
+            for i, a in zip(ids, raw.column("AccountId").to_pylist(), strict=True)
+        ]
+        column = raw.schema.get_field_index("AccountId")
+        lake.write(
+            "/Salesforce/Raw/Opportunity",
+            raw.set_column(column, "AccountId", pa.array(accounts, pa.string())),
+        )
+
+        assert 1 == main(["stage", "--lake", str(path), "opportunities"])
+        out = capsys.readouterr().out
+        assert "quality /RevOps/Staging/opportunities: FAILED (worst high)" in out
+        assert "high     no_nulls(account_id) 1 rows" in out
+
+        assert 0 == main(
+            ["stage", "--lake", str(path), "opportunities", "--fail-on", "critical"]
+        )
+
+    def test_a_failed_table_exits_1_and_is_shown(self, raw_lake, capsys):
+        """A table that cannot be staged exits 1; the printed log row says why."""
+        path, _ = raw_lake
+        lake = revops_ingest.Lake(path)
+        lake.write("/Salesforce/Raw/Account", pa.table({"Name": ["no id column"]}))
+
+        assert 1 == main(["stage", "--lake", str(path), "accounts"])
+
+        captured = capsys.readouterr()
+        assert "FAILED staging" in captured.err
+        assert "accounts       Salesforce     failed" in captured.out
+
+    def test_unknown_table_is_a_usage_error(self, raw_lake, capsys):
+        """An unknown staging table name exits 2 and lists the valid ones."""
+        path, _ = raw_lake
+
+        assert 2 == main(["stage", "--lake", str(path), "deals"])
+
+        assert "choose from opportunities" in capsys.readouterr().err
 
 
 class TestMisc:

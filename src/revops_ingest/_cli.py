@@ -1,4 +1,4 @@
-"""The ``revops-ingest`` command: ``sync``, ``status`` and ``demo``."""
+"""The ``revops-ingest`` command: ``sync``, ``status``, ``stage`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ if typing.TYPE_CHECKING:
 
     import pyarrow as pa
 
+    from revops_ingest._lake import Lake
     from revops_ingest._source import Source
 
 
@@ -135,6 +136,80 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return _EXIT_FAILED if failing else _EXIT_OK
 
 
+STAGING_COLUMNS = (
+    "staging_table",
+    "source_system",
+    "status",
+    "rows_in",
+    "rows_out",
+    "superseded",
+    "deleted",
+    "unmapped_stage_rows",
+    "message",
+)
+
+
+def _cmd_stage(args: argparse.Namespace) -> int:
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    from revops_ingest._lake import Lake  # noqa: PLC0415
+    from revops_ingest.staging import STAGING_LOG, build_staging  # noqa: PLC0415
+
+    lake = Lake(args.lake)
+    failed = False
+    try:
+        runs = build_staging(lake, tables=args.tables or None, check=False)
+    except ConfigurationError:
+        raise  # a bad table name or config dataset: exit 2, said by main()
+    except RevOpsIngestError as exc:
+        failed = True
+        print(f"FAILED staging: {exc}", file=sys.stderr)
+        runs = []
+    # The log is the record of what happened, failures included: show this run's.
+    log = lake.read(STAGING_LOG)
+    this_run = runs[0].run_id if runs else pc.max(log.column("run_id")).as_py()
+    rows = log.filter(pc.field("run_id") == this_run)  # run ids sort by time
+    print(format_table(rows, STAGING_COLUMNS, max_width=60))
+    failed = failed or "failed" in rows.column("status").to_pylist()
+    if args.no_check:
+        return _EXIT_FAILED if failed else _EXIT_OK
+    return _quality(lake, args) if not failed else _EXIT_FAILED
+
+
+def _quality(lake: Lake, args: argparse.Namespace) -> int:
+    """Check the staging datasets, print the verdicts; exit 1 at ``--fail-on``."""
+    from revops_ingest.quality import Severity, check_staging  # noqa: PLC0415
+
+    report = check_staging(lake, dry_run=args.dry_run, out=sys.stdout)
+    print()
+    for dataset, result in report.results.items():
+        if result.passed:
+            print(f"quality {dataset}: passed")
+            continue
+        failing = [c for c in result.checks if not c.passed]
+        shown = result.worst_severity.value if result.worst_severity else "-"
+        print(f"quality {dataset}: FAILED (worst {shown})")
+        for check in failing:
+            count = (
+                "" if check.failed_count is None else f" {check.failed_count:,} rows"
+            )
+            print(f"    {check.severity.value:<8} {check.name}{count}")
+    missing = sorted(
+        {d.channel for d in report.routing.deliveries if d.status == "no_notifier"}
+    )
+    if missing and not args.dry_run:
+        print(
+            f"{len(report.routing.alerts)} alert(s) not sent: no notifier for "
+            f"{', '.join(missing)} (pass notifiers through the Python API, or use "
+            "--dry-run to print them)"
+        )
+    if args.fail_on == "never":
+        return _EXIT_OK
+    threshold = Severity.parse(args.fail_on)
+    worst = report.worst_severity
+    return _EXIT_FAILED if worst is not None and worst >= threshold else _EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from revops_ingest._demo import run_demo  # noqa: PLC0415
 
@@ -170,6 +245,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lake", required=True, help="lake root: a path or URL")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_status)
+
+    p = sub.add_parser(
+        "stage",
+        help="build the staging tables from the raw datasets, then check them",
+    )
+    p.add_argument("--lake", required=True, help="lake root: a path or URL")
+    p.add_argument(
+        "tables",
+        nargs="*",
+        help="staging tables (default: all: opportunities, accounts, contacts, "
+        "activities, support_tickets)",
+    )
+    p.add_argument(
+        "--no-check", action="store_true", help="skip the seed's quality checks"
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="print alerts instead of sending them"
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=["critical", "high", "medium", "low", "never"],
+        default="high",
+        help="exit 1 when a check of this severity or worse fails (default: high)",
+    )
+    p.set_defaults(func=_cmd_stage)
 
     p = sub.add_parser(
         "demo", help="run the whole pipeline against the bundled emulators"
