@@ -65,6 +65,10 @@ _MASKS = np.array(
 _TRUE = pa.scalar(True)  # noqa: FBT003 - pyarrow takes the fill value positionally
 _FALSE = pa.scalar(False)  # noqa: FBT003
 _SLICE = 1 << 20  # rows per numpy step, to bound temporaries
+# Rows hashed per step: the ~20 passes over one step's 64-bit hashes then run in
+# the core's L2 cache (1 MiB here); 5 M string ids hash in 0.050 s instead of
+# 0.075 s with 1 Mi-row steps (benchmarks/bench_quality.py).
+_HASH_ROWS = 1 << 17
 _FILTER_BITS = 1 << 22  # slots of the candidate filter (4 MiB)
 _SHORT_KEYS = 1 << 24  # up to this many rows, 32-bit keys are sorted
 _DENSE_MIN = 1 << 20  # a dense map this small is always fine
@@ -321,10 +325,12 @@ def _hash_array(array: AnyArray) -> U64 | None:  # noqa: PLR0911 - one return pe
 # ---------------------------------------------------------------- duplicates
 
 
-def _batches(columns: Sequence[AnyChunked]) -> Iterator[list[AnyArray]]:
+def _batches(
+    columns: Sequence[AnyChunked], rows: int = _SLICE
+) -> Iterator[list[AnyArray]]:
     names = [str(i) for i in range(len(columns))]
     table = pa.Table.from_arrays(list(columns), names=names)
-    for batch in table.to_batches(max_chunksize=_SLICE):
+    for batch in table.to_batches(max_chunksize=rows):
         yield list(batch.columns)
 
 
@@ -419,7 +425,7 @@ def _hashes(
     keys = np.empty(rows, dtype=np.uint32 if short else np.uint64)
     valid_all: BoolArr | None = None
     at = 0
-    for arrays in _batches(columns):
+    for arrays in _batches(columns, _HASH_ROWS):
         h: U64 | None = None
         valid: BoolArr | None = None
         for array in arrays:
