@@ -32,6 +32,7 @@ __all__ = [
     "ObjectSpec",
     "Source",
     "State",
+    "unreadable_state",
 ]
 
 JSONValue: typing.TypeAlias = (
@@ -41,6 +42,15 @@ State: typing.TypeAlias = "dict[str, JSONValue]"
 """A source's sync state (its watermark): a JSON object, stored in the lake."""
 
 SyncMode = typing.Literal["incremental", "full"]
+
+
+def unreadable_state(where: str, why: object) -> ConfigurationError:
+    """The error for a stored sync state a source cannot read, and the way out."""
+    return ConfigurationError(
+        f"{where}: the stored sync state cannot be read ({why}); run the sync with "
+        "full_refresh=True to start over"
+    )
+
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

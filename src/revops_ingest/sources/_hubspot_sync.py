@@ -37,7 +37,8 @@ import typing
 import attrs
 import pyarrow as pa
 
-from revops_ingest.exceptions import ConfigurationError, UnexpectedResponseError
+from revops_ingest._source import unreadable_state
+from revops_ingest.exceptions import UnexpectedResponseError
 from revops_ingest.sources import _recent
 from revops_ingest.sources._hubspot_types import (
     ENGAGEMENT_TYPE_COLUMN,
@@ -179,11 +180,7 @@ class IncrementalState:
                 recent=Recent.load(state.get("recent", {}), limit=limit),
             )
         except ValueError as exc:
-            msg = (
-                f"{where}: the stored sync state cannot be read ({exc}); run the sync "
-                "with full_refresh=True to start over"
-            )
-            raise ConfigurationError(msg) from None
+            raise unreadable_state(where, exc) from None
 
     def dump(self) -> State:
         """The JSON form stored with the raw dataset."""

@@ -25,7 +25,7 @@ import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from revops_ingest.exceptions import ConfigurationError
+from revops_ingest._source import unreadable_state
 from revops_ingest.sources import _recent
 from revops_ingest.sources._salesforce_types import format_ms, parse_datetime_ms
 
@@ -158,11 +158,7 @@ class IncrementalState:
                 recent=Recent.load(state.get("recent", {}), limit=limit),
             )
         except ValueError as exc:
-            msg = (
-                f"{where}: the stored sync state cannot be read ({exc}); run the sync "
-                "with full_refresh=True to start over"
-            )
-            raise ConfigurationError(msg) from None
+            raise unreadable_state(where, exc) from None
 
     def dump(self) -> State:
         """The JSON form stored with the raw dataset."""

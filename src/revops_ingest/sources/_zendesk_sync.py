@@ -36,7 +36,8 @@ import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from revops_ingest.exceptions import ConfigurationError, UnexpectedResponseError
+from revops_ingest._source import unreadable_state
+from revops_ingest.exceptions import UnexpectedResponseError
 from revops_ingest.sources._zendesk_types import TICKETS, RecordSchema, to_batch
 
 
@@ -77,18 +78,11 @@ def _iso(seconds: int) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _bad_state(where: str, why: str) -> ConfigurationError:
-    return ConfigurationError(
-        f"{where}: the stored sync state cannot be read ({why}); run the sync with "
-        "full_refresh=True to start over"
-    )
-
-
 def _check_version(state: Mapping[str, JSONValue], export: str, where: str) -> None:
     if state.get("version") != STATE_VERSION:
-        raise _bad_state(where, f"version {state.get('version')!r} is not 1")
+        raise unreadable_state(where, f"version {state.get('version')!r} is not 1")
     if state.get("export") != export:
-        raise _bad_state(where, f"it is not a {export}-based export state")
+        raise unreadable_state(where, f"it is not a {export}-based export state")
 
 
 def _batch(items: Sequence[Item], record: RecordSchema, *, path: str) -> pa.RecordBatch:
@@ -133,14 +127,16 @@ class TicketSync:
         _check_version(state, "cursor", self.where)
         cursor = state.get("cursor")
         if not isinstance(cursor, str) or not cursor:
-            raise _bad_state(self.where, "'cursor' is not a cursor")
+            raise unreadable_state(self.where, "'cursor' is not a cursor")
         through = state.get("generated_through")
         newest = -1
         if isinstance(through, str):
             try:
                 parsed = dt.datetime.fromisoformat(through.replace("Z", "+00:00"))
             except ValueError:
-                raise _bad_state(self.where, "'generated_through' is no time") from None
+                raise unreadable_state(
+                    self.where, "'generated_through' is no time"
+                ) from None
             newest = int(parsed.timestamp())
         return cursor, newest
 
@@ -225,11 +221,11 @@ class TimeSync:
         start = state.get("start_time")
         boundary = state.get("boundary", [])
         if not isinstance(start, int) or isinstance(start, bool):
-            raise _bad_state(self.where, "'start_time' is not a Unix time")
+            raise unreadable_state(self.where, "'start_time' is not a Unix time")
         if not isinstance(boundary, list) or not all(
             isinstance(i, int) and not isinstance(i, bool) for i in boundary
         ):
-            raise _bad_state(self.where, "'boundary' is not a list of ids")
+            raise unreadable_state(self.where, "'boundary' is not a list of ids")
         self._seen = {(typing.cast("int", i), start) for i in boundary}
         return start
 

@@ -808,8 +808,13 @@ class HubSpotEmulator(Emulator):
             body["archivedAt"] = format_datetime(record.archived_at)
         return body
 
-    def _known_type(self, object_type: str) -> bool:
-        return object_type in self.properties
+    def _unknown_type(self, object_type: str) -> Response | None:
+        """HubSpot's 400 for an object type it does not have, else ``None``."""
+        if object_type in self.properties:
+            return None
+        return _error(
+            400, "VALIDATION_ERROR", f"Unable to infer object type from: {object_type}"
+        )
 
     def _requested(self, object_type: str, names: Iterable[str] | None) -> list[str]:
         if names is None:
@@ -823,12 +828,9 @@ class HubSpotEmulator(Emulator):
     @_api
     def list_properties(self, request: Request, object_type: str) -> Response:  # noqa: ARG002
         """The properties API."""
-        if not self._known_type(object_type):
-            return _error(
-                400,
-                "VALIDATION_ERROR",
-                f"Unable to infer object type from: {object_type}",
-            )
+        unknown = self._unknown_type(object_type)
+        if unknown is not None:
+            return unknown
         with self._lock:
             specs = list(self.properties[object_type])
         return Response.json({"results": [p.describe(object_type) for p in specs]})
@@ -837,12 +839,9 @@ class HubSpotEmulator(Emulator):
     @_api
     def list_objects(self, request: Request, object_type: str) -> Response:
         """A page of records by id, or of archived ones."""
-        if not self._known_type(object_type):
-            return _error(
-                400,
-                "VALIDATION_ERROR",
-                f"Unable to infer object type from: {object_type}",
-            )
+        unknown = self._unknown_type(object_type)
+        if unknown is not None:
+            return unknown
         limit = _int(request.arg("limit"), 10, "limit")
         if not 1 <= limit <= _LIST_MAX:
             msg = f"limit must be between 1 and {_LIST_MAX}"
@@ -876,12 +875,9 @@ class HubSpotEmulator(Emulator):
     @_api
     def batch_read(self, request: Request, object_type: str) -> Response:
         """Records by id; ids not found are listed in ``errors`` (207)."""
-        if not self._known_type(object_type):
-            return _error(
-                400,
-                "VALIDATION_ERROR",
-                f"Unable to infer object type from: {object_type}",
-            )
+        unknown = self._unknown_type(object_type)
+        if unknown is not None:
+            return unknown
         body = _json_body(request)
         inputs = body.get("inputs")
         if not isinstance(inputs, list) or len(inputs) > _BATCH_READ_MAX:
@@ -996,12 +992,9 @@ class HubSpotEmulator(Emulator):
         self, request: Request, object_type: str
     ) -> Response:
         """The CRM search API."""
-        if not self._known_type(object_type):
-            return _error(
-                400,
-                "VALIDATION_ERROR",
-                f"Unable to infer object type from: {object_type}",
-            )
+        unknown = self._unknown_type(object_type)
+        if unknown is not None:
+            return unknown
         if len(request.body) > _BODY_MAX:
             msg = f"the request body is longer than {_BODY_MAX} characters"
             raise _Invalid(msg)
@@ -1226,8 +1219,9 @@ class HubSpotEmulator(Emulator):
         self, request: Request, from_type: str, to_type: str
     ) -> Response:
         """v4 batch read: each id's associations, paged per id."""
-        if not (self._known_type(from_type) and self._known_type(to_type)):
-            return _error(400, "VALIDATION_ERROR", "unknown object type")
+        unknown = self._unknown_type(from_type) or self._unknown_type(to_type)
+        if unknown is not None:
+            return unknown
         body = _json_body(request)
         inputs = body.get("inputs")
         if not isinstance(inputs, list) or len(inputs) > _ASSOC_INPUTS_MAX:
